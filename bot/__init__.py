@@ -1,0 +1,1 @@
+"""relais: the chat bot of French digital-inclusion networks (core, knows no feature)."""

@@ -1,0 +1,77 @@
+"""The `relais` command line: run the bot, try it in a console, manage territories and invitations."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+from bot.config import Settings
+from bot.logs import setup_logging
+
+Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+
+
+def parse_duration(text: str) -> timedelta:
+    """« 14d », « 12h », « 30m » -> a duration."""
+    units = {"d": "days", "h": "hours", "m": "minutes"}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise argparse.ArgumentTypeError("durée attendue comme 14d, 12h ou 30m")
+    return timedelta(**{units[text[-1]]: int(text[:-1])})
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="relais", description="Le bot des réseaux d'inclusion numérique.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+    sub.add_parser("run", help="start the bot: every configured adapter, the scheduler and the HTTP API")
+    console = sub.add_parser("console", help="talk to the bot in this terminal as a demo member")
+    console.add_argument("--as", dest="as_", default="admin", metavar="ROLE",
+                         help="admin (default), coordinator, referent, coordinator-971 or referent-971")
+    sub.add_parser("migrate", help="bring the database schema up to date")
+    sub.add_parser("db-check", help="fail when models and migrations disagree (CI)")
+    territory = sub.add_parser("territory", help="add or list territories (région, département, réseau local)")
+    tsub = territory.add_subparsers(dest="action", required=True, metavar="ACTION")
+    add = tsub.add_parser("add", help="add a territory")
+    add.add_argument("--code", required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--parent")
+    add.add_argument("--timezone", help="e.g. Europe/Paris, America/Guadeloupe (default: the parent's)")
+    add.add_argument("--communes", default="", help="INSEE codes, comma-separated")
+    tsub.add_parser("list", help="list territories")
+    invite = sub.add_parser("invite", help="print a one-time invitation code for a new member")
+    invite.add_argument("--role", choices=("referent", "coordinator", "admin"), required=True)
+    invite.add_argument("--territory", required=True, metavar="CODE")
+    invite.add_argument("--uses", type=int, default=1)
+    invite.add_argument("--expires", type=parse_duration, default=timedelta(days=14), metavar="14d")
+    when = sub.add_parser("when", help="read a French date (« jeudi 14h30 ») and print it as ISO 8601")
+    when.add_argument("text")
+    when.add_argument("--now", help="ISO date-time taken as now (default: the current time)")
+    when.add_argument("--tz", default="Europe/Paris")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    settings = Settings()
+    setup_logging(settings, quiet=args.command in {"console", "when"})
+    from bot import cli
+
+    handler: Command = getattr(cli, f"cmd_{args.command.replace('-', '_')}")
+    try:
+        sys.exit(asyncio.run(handler(args, settings)))
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+
+if __name__ == "__main__":
+    main()

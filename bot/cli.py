@@ -1,0 +1,154 @@
+"""What each `relais` subcommand does (the parser lives in bot/__main__.py)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from bot.app import App
+from bot.config import Settings
+from bot.transport import Transport
+from storage import audit
+from storage.db import check_migrations, migrate
+from storage.members import create_invitation
+from storage.territories import TerritoryError, add_territory, all_territories, by_code
+
+
+def platform_transports(settings: Settings) -> list[Transport]:
+    """The adapters whose credentials are set; imported only then (a missing library never blocks the rest)."""
+    transports: list[Transport] = []
+    if settings.telegram_enabled:
+        from bot.adapters.telegram import TelegramTransport
+
+        transports.append(TelegramTransport.from_settings(settings))
+    if settings.matrix_enabled:
+        from bot.adapters.matrix import MatrixTransport
+
+        transports.append(MatrixTransport.from_settings(settings))
+    return transports
+
+
+async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    transports = platform_transports(settings)
+    if not transports:
+        print("Aucune messagerie configurée (RELAIS_TELEGRAM_TOKEN, RELAIS_MATRIX_*) : mode console.",
+              file=sys.stderr)
+        return await cmd_console(argparse.Namespace(as_="admin"), settings)
+    from bot.__main__ import install_stop_signals
+
+    app = App(settings, transports=transports)
+    await app.prepare()
+    stop = asyncio.Event()
+    install_stop_signals(stop)
+    try:
+        await app.serve(stop)
+    finally:
+        await app.close()
+    return 0
+
+
+async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.adapters.console import ConsoleTransport
+
+    console = ConsoleTransport(args.as_, files_dir=settings.data_path / "exports")
+    app = App(settings, transports=[console])
+    await app.prepare()
+    if sys.stdin.isatty():
+        print(f"relais — console (vous êtes : {args.as_}). Tapez /aide ; Ctrl-D pour quitter.\n")
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(_stop_when(console.finished, stop))
+    try:
+        await app.serve(stop)
+    finally:
+        watcher.cancel()
+        await app.close()
+    return 0
+
+
+async def _stop_when(finished: asyncio.Event, stop: asyncio.Event) -> None:
+    await finished.wait()
+    stop.set()
+
+
+async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    await asyncio.to_thread(migrate, settings.database_url)
+    print("Base de données à jour.")
+    return 0
+
+
+async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
+    await asyncio.to_thread(migrate, settings.database_url)
+    await asyncio.to_thread(check_migrations, settings.database_url)
+    print("Les migrations correspondent aux modèles.")
+    return 0
+
+
+async def cmd_territory(args: argparse.Namespace, settings: Settings) -> int:
+    app = App(settings)
+    await app.prepare()
+    try:
+        async with app.sessions() as session, session.begin():
+            if args.action == "list":
+                for territory in await all_territories(session):
+                    communes = ",".join(c.insee for c in territory.communes)
+                    print(f"{territory.code}\t{territory.name}\t{territory.timezone}\t{communes}")
+                return 0
+            communes = [c.strip() for c in args.communes.split(",") if c.strip()]
+            territory = await add_territory(session, code=args.code, name=args.name, parent=args.parent,
+                                            timezone=args.timezone, communes=communes, now=app.clock.now())
+            await audit.record(session, now=app.clock.now(), action="territory.added", actor_label="cli",
+                               target=territory.code)
+            print(f"Territoire {territory.code} créé ({territory.name}, {territory.timezone}).")
+            return 0
+    except TerritoryError as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 1
+    finally:
+        await app.close()
+
+
+async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
+    app = App(settings)
+    await app.prepare()
+    try:
+        async with app.sessions() as session, session.begin():
+            territory = await by_code(session, args.territory)
+            if territory is None:
+                print(f"Erreur : territoire {args.territory} inconnu (voir : relais territory list).",
+                      file=sys.stderr)
+                return 1
+            new = await create_invitation(session, role=args.role, territory_id=territory.id,
+                                          now=app.clock.now(), uses=args.uses, valid_for=args.expires)
+            await audit.record(session, now=app.clock.now(), action="invitation.created", actor_label="cli",
+                               target=territory.code, role=args.role, uses=args.uses)
+        print(new.code)
+        print(f"À envoyer au bot : /start {new.code}  (valable jusqu'au "
+              f"{new.invitation.expires_at:%d/%m/%Y}, {args.uses} utilisation(s))", file=sys.stderr)
+        link = await deep_link(settings, new.code)
+        if link:
+            print(f"Lien Telegram : {link}", file=sys.stderr)
+        return 0
+    finally:
+        await app.close()
+
+
+async def deep_link(settings: Settings, code: str) -> str:
+    """https://t.me/<bot>?start=CODE once Telegram is configured (asks the Bot API for the bot's name)."""
+    if not settings.telegram_enabled:
+        return ""
+    from bot.adapters.telegram import bot_username
+
+    try:
+        username = await bot_username(settings)
+    except Exception:
+        return ""
+    return f"https://t.me/{username}?start={code.replace('-', '')}"
+
+
+async def cmd_when(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.dates import when_command
+
+    code, line = when_command(args.text, args.now, args.tz)
+    print(line, file=sys.stdout if code == 0 else sys.stderr)
+    return code

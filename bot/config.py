@@ -1,0 +1,53 @@
+"""Settings read from the environment or a .env file, all prefixed RELAIS_."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="RELAIS_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///relais.db"
+    data_dir: Path = Path("data")
+    log_level: str = "INFO"
+    log_json: bool = False
+
+    # Conversations left mid-flow expire after this many minutes of silence.
+    conversation_ttl_minutes: int = 24 * 60
+    # Seed the demo territory and members on an empty database (console and first start).
+    demo_seed: bool = True
+
+    telegram_token: str = ""
+    telegram_api_url: str = ""  # e.g. http://127.0.0.1:8081/bot (the token is appended)
+    telegram_webhook_url: str = ""
+    telegram_webhook_listen: str = "127.0.0.1:8443"
+    telegram_webhook_secret: str = ""
+
+    matrix_homeserver: str = ""
+    matrix_user: str = ""
+    matrix_password: str = ""
+    matrix_access_token: str = ""
+    matrix_allowed_servers: str = ""  # comma-separated, wildcards allowed; default: the bot's own server
+
+    api_listen: str = ""  # e.g. 127.0.0.1:8080; empty: no HTTP API
+
+    outbox_max_attempts: int = 12
+    controller_contact: str = "le service de coordination de votre département"
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return bool(self.telegram_token)
+
+    @property
+    def matrix_enabled(self) -> bool:
+        return bool(self.matrix_homeserver and self.matrix_user
+                    and (self.matrix_password or self.matrix_access_token))
+
+    @cached_property
+    def data_path(self) -> Path:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        return self.data_dir

@@ -1,0 +1,152 @@
+"""One database transaction per incoming event: find the member and the flow, route, commit, then send."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot import outbox as outbox_mod
+from bot.clock import Clock
+from bot.config import Settings
+from bot.context import Context
+from bot.conversation import ConversationState, load_conversation
+from bot.events import Address, ChoiceMade, Delivery, Event, Reply, TextReceived
+from bot.i18n import t
+from bot.matching import match_choice
+from bot.router import HandlerResult, Routes
+from bot.routing import route
+from bot.transport import Transport, TransportError
+from storage.inbound import first_time
+from storage.members import find_member
+
+log = logging.getLogger(__name__)
+
+
+class ChatLocks:
+    """One asyncio lock per (platform, chat, user): events of one conversation are handled one at a time."""
+
+    def __init__(self) -> None:
+        self._locks: defaultdict[tuple[str, str, str], asyncio.Lock] = defaultdict(asyncio.Lock)
+        self._users: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+
+    @asynccontextmanager
+    async def hold(self, address: Address) -> AsyncIterator[None]:
+        key = (address.platform, address.chat_id, address.user_id)
+        self._users[key] += 1
+        try:
+            async with self._locks[key]:
+                yield
+        finally:
+            self._users[key] -= 1
+            if not self._users[key]:
+                del self._users[key], self._locks[key]
+
+
+class Dispatcher:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], routes: Routes, clock: Clock,
+                 settings: Settings, outbox: outbox_mod.Outbox, transports: Mapping[str, Transport]) -> None:
+        self.sessions, self.routes, self.clock, self.settings = sessions, routes, clock, settings
+        self.outbox, self.transports = outbox, transports
+        self.locks = ChatLocks()
+        self.ttl = timedelta(minutes=settings.conversation_ttl_minutes)
+
+    async def handle(self, event: Event) -> None:
+        """Entry point for adapters: never raises; the person always gets an answer in French."""
+        async with self.locks.hold(event.address):
+            try:
+                ids, direct = await self._transaction(event)
+            except (OperationalError, DBAPIError) as error:
+                if isinstance(error, IntegrityError):
+                    return await self._apologise(event, error)
+                log.warning("database unavailable while handling an event: %s", type(error).__name__)
+                return await self._send_direct(event.address, [Reply(t("core.unavailable"))])
+            except Exception as error:
+                return await self._apologise(event, error)
+            await self._send_direct(event.address, direct)
+            await self.outbox.deliver(ids)
+
+    async def _transaction(self, event: Event) -> tuple[list[int], list[Reply]]:
+        async with self.sessions() as session, session.begin():
+            now = self.clock.now()
+            if event.message_id and not await first_time(session, event.address.platform,
+                                                         self._event_key(event), now):
+                log.info("event already handled, skipped")
+                return [], []
+            member = await find_member(session, event.address.platform, event.address.user_id)
+            conversation = await load_conversation(session, event.address, now)
+            ctx = Context(session, event.address, member, conversation, self.clock, self.settings,
+                          self._event_key(event), self.routes)
+            replies = self._bind_choices(await self._run(event, ctx), conversation)
+            if ctx.member is None:  # a stranger leaves no trace: roll back and answer directly
+                await session.rollback()
+                return [], replies
+            await conversation.save(session, now, self.ttl)
+            ids = [await self._enqueue(session, ctx, i, reply) for i, reply in enumerate(replies)]
+        return [i for i in ids if i is not None], []
+
+    async def _run(self, event: Event, ctx: Context) -> list[Reply]:
+        event = self._typed_choice(event, ctx.conversation)
+        handler, event = route(self.routes, event, ctx)
+        result: HandlerResult = await handler(event, ctx) if handler else None
+        if result is None:
+            return []
+        return [result] if isinstance(result, Reply) else list(result)
+
+    @staticmethod
+    def _typed_choice(event: Event, conversation: ConversationState) -> Event:
+        """"2" or a label typed in answer to offered choices becomes the same ChoiceMade as a button press."""
+        if not isinstance(event, TextReceived) or not conversation.offered:
+            return event
+        choice = match_choice(event.text, conversation.offered)
+        if choice is None:
+            return event
+        return ChoiceMade(event.address, conversation.prompt_id, choice.id, event.message_id)
+
+    @staticmethod
+    def _bind_choices(replies: list[Reply], conversation: ConversationState) -> list[Reply]:
+        """The last reply with choices (and no prompt of its own) becomes the conversation's current prompt."""
+        last = max((i for i, r in enumerate(replies) if r.choices and not r.prompt_id), default=None)
+        if last is None:
+            if replies:
+                conversation.clear_offer()
+            return replies
+        bound = list(replies)
+        bound[last] = replace(bound[last], prompt_id=conversation.offer(bound[last].choices))
+        return bound
+
+    async def _enqueue(self, session: AsyncSession, ctx: Context, index: int, reply: Reply) -> int | None:
+        key = f"reply:{ctx.event_key or secrets.token_hex(8)}:{index}"
+        return await outbox_mod.enqueue(session, key, ctx.address, reply, now=ctx.now,
+                                        priority=outbox_mod.INTERACTIVE)
+
+    @staticmethod
+    def _event_key(event: Event) -> str:
+        a = event.address
+        return f"{a.platform}:{a.chat_id}:{event.message_id}" if event.message_id else ""
+
+    async def _apologise(self, event: Event, error: BaseException) -> None:
+        error_id = secrets.token_hex(3).upper()
+        log.error("error %s while handling a %s event", error_id, type(event).__name__,
+                  exc_info=(type(error), error, error.__traceback__))
+        await self._send_direct(event.address, [Reply(t("core.error", error_id=error_id))])
+
+    async def _send_direct(self, address: Address, replies: list[Reply]) -> None:
+        transport = self.transports.get(address.platform)
+        for reply in replies:
+            if transport is None:
+                return
+            try:
+                await transport.send(Delivery(address, reply))
+            except TransportError as error:
+                log.warning("direct reply not delivered: %s", error)
+                return
+

@@ -1,0 +1,81 @@
+"""Values that cross the transport boundary: incoming events and outgoing replies (string ids everywhere)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    """Where an event came from and where its answer goes."""
+
+    platform: str  # "telegram" | "matrix" | "console" | "test"
+    chat_id: str
+    user_id: str
+    is_group: bool = False
+    display_name: str = ""  # as the platform gives it; never logged
+
+
+@dataclass(frozen=True, slots=True)
+class TextReceived:
+    address: Address
+    text: str
+    message_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceMade:
+    """A button press (Telegram) or, after the core's mapping, a typed "2" or label."""
+
+    address: Address
+    prompt_id: str
+    choice_id: str
+    message_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LocationShared:
+    address: Address
+    lat: float
+    lon: float
+    message_id: str = ""
+
+
+Event = TextReceived | ChoiceMade | LocationShared
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    id: str  # short, ascii, stable: fits Telegram's 64-byte callback data with the prompt id
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    name: str
+    mime: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A message to show. `text` uses a small safe markup: **bold**, _italic_, [label](url), "- " lists.
+
+    Adapters render it natively; everything else in the text is literal and must be escaped by them.
+    """
+
+    text: str
+    choices: tuple[Choice, ...] = ()
+    attachment: Attachment | None = None
+    prompt_id: str = ""  # set by the core when choices are offered
+    choices_per_row: int = 1
+    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A reply bound for one chat, as handed to a transport."""
+
+    address: Address
+    reply: Reply
+    reply_to: str = ""  # platform message id this answers, if any

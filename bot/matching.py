@@ -1,0 +1,41 @@
+"""Loose matching of what people type: a choice by number or label, the closest known command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from rapidfuzz import fuzz, process
+from unidecode import unidecode
+
+from bot.events import Choice
+
+
+def fold(text: str) -> str:
+    """Lowercase, accents removed, punctuation to spaces: for matching only, never for display."""
+    plain = unidecode(text).lower()
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in plain).split())
+
+
+def match_choice(text: str, offered: Sequence[Choice]) -> Choice | None:
+    """"2", "2.", "2)" or the label (accents, case and small typos forgiven) -> the offered choice."""
+    answer = fold(text)
+    if answer.isdigit():
+        index = int(answer) - 1
+        return offered[index] if 0 <= index < len(offered) else None
+    if not answer:
+        return None
+    labels = {fold(c.label): c for c in offered}
+    if answer in labels:
+        return labels[answer]
+    starts = [c for label, c in labels.items() if label.startswith(answer) and len(answer) >= 3]
+    if len(starts) == 1:
+        return starts[0]
+    best = process.extractOne(answer, list(labels), scorer=fuzz.ratio, score_cutoff=85)
+    return labels[best[0]] if best else None
+
+
+def closest(word: str, known: Iterable[str]) -> str | None:
+    """The known word nearest to a mistyped one (« /signale » -> « signaler »), if any is close enough."""
+    candidates = list(known)
+    best = process.extractOne(fold(word), candidates, scorer=fuzz.WRatio, score_cutoff=70)
+    return best[0] if best else None

@@ -1,0 +1,184 @@
+"""Durable outgoing queue: every message is a row first, sent once the transport confirms, retried otherwise."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from bot.clock import Clock
+from bot.events import Address, Attachment, Choice, Delivery, Reply
+from bot.ratelimit import RateLimiter
+from bot.transport import Transport, TransportError
+from storage.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+INTERACTIVE = 0  # answers to someone who just wrote: sent first
+INITIATED = 1  # reminders, digests, notifications
+
+
+def encode(reply: Reply) -> dict[str, Any]:
+    payload: dict[str, Any] = {"text": reply.text, "prompt_id": reply.prompt_id,
+                               "choices": [[c.id, c.label] for c in reply.choices],
+                               "per_row": reply.choices_per_row}
+    if reply.attachment:
+        a = reply.attachment
+        payload["attachment"] = {"name": a.name, "mime": a.mime, "data": base64.b64encode(a.data).decode()}
+    return payload
+
+
+def decode(payload: Mapping[str, Any]) -> Reply:
+    att = payload.get("attachment")
+    attachment = Attachment(att["name"], att["mime"], base64.b64decode(att["data"])) if att else None
+    return Reply(text=payload["text"], choices=tuple(Choice(i, lbl) for i, lbl in payload.get("choices", [])),
+                 attachment=attachment, prompt_id=payload.get("prompt_id", ""),
+                 choices_per_row=payload.get("per_row", 1))
+
+
+async def enqueue(session: AsyncSession, key: str, address: Address, reply: Reply, *, now: datetime,
+                  priority: int = INITIATED, due_at: datetime | None = None) -> int | None:
+    """Add a message unless one with the same key exists; its id when added. Runs in the caller's transaction."""
+    values = dict(key=key[:255], platform=address.platform, chat_id=address.chat_id, is_group=address.is_group,
+                  payload=encode(reply), priority=priority, created_at=now, due_at=due_at or now, attempts=0)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    result = await session.execute(stmt.returning(OutboxMessage.id))
+    return result.scalar_one_or_none()
+
+
+def backoff(attempts: int, retry_after: float | None) -> timedelta:
+    """1 s, 2 s, 4 s … capped at 10 min; the platform's own retry_after wins when it is longer."""
+    seconds = min(2 ** max(attempts - 1, 0), 600)
+    return timedelta(seconds=max(seconds, retry_after or 0))
+
+
+@dataclass
+class OutboxStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+class Outbox:
+    """Delivers pending rows in order per chat, within each platform's rate limits."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], transports: Mapping[str, Transport],
+                 clock: Clock, *, max_attempts: int = 12, batch: int = 200) -> None:
+        self.sessions, self.transports, self.clock = sessions, transports, clock
+        self.max_attempts, self.batch = max_attempts, batch
+        self.limiters = {name: RateLimiter.for_transport(t) for name, t in transports.items()}
+        self.stats = OutboxStats()
+        self._wake = asyncio.Event()
+        self._lock = asyncio.Lock()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def deliver(self, ids: Sequence[int]) -> None:
+        """Send these rows now (answers to a user), without waiting for the worker's next round."""
+        if not ids:
+            return
+        async with self.sessions() as session:
+            rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                                          .order_by(OutboxMessage.id))).scalars().all()
+        for row in rows:
+            if row.sent_at is None and not await self._send(row, interactive=True):
+                self.wake()
+                break
+
+    async def run_once(self) -> float:
+        """One round over pending rows; returns seconds until something may be due again."""
+        async with self._lock:
+            now = self.clock.now()
+            async with self.sessions() as session:
+                rows = (await session.execute(
+                    select(OutboxMessage)
+                    .where(OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+                    .order_by(OutboxMessage.priority, OutboxMessage.id).limit(self.batch)
+                )).scalars().all()
+            return await self._send_round(rows, now)
+
+    async def _send_round(self, rows: Sequence[OutboxMessage], now: datetime) -> float:
+        blocked: set[tuple[str, str]] = set()  # chats whose head message is not sent: keep their order
+        next_due = 5.0
+        for row in rows:
+            chat = (row.platform, row.chat_id)
+            if chat in blocked or row.platform not in self.transports:
+                blocked.add(chat)
+                continue
+            if row.due_at > now:
+                blocked.add(chat)
+                next_due = min(next_due, (row.due_at - now).total_seconds())
+                continue
+            wait = self.limiters[row.platform].delay(row.chat_id, row.is_group)
+            if wait > 0 and wait > 0.5:
+                blocked.add(chat)
+                next_due = min(next_due, wait)
+                continue
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not await self._send(row, interactive=False):
+                blocked.add(chat)
+        return max(next_due, 0.0)
+
+    async def _send(self, row: OutboxMessage, *, interactive: bool) -> bool:
+        transport = self.transports.get(row.platform)
+        if transport is None:
+            return False
+        limiter = self.limiters[row.platform]
+        address = Address(row.platform, row.chat_id, "", row.is_group)
+        limiter.record(row.chat_id, row.is_group)
+        try:
+            message_id = await transport.send(Delivery(address, decode(row.payload)))
+        except TransportError as error:
+            await self._failed(row, error)
+            return False
+        except Exception as error:  # an adapter bug must not stop the queue
+            log.exception("outbox: unexpected send error for message %s", row.id)
+            await self._failed(row, TransportError(type(error).__name__))
+            return False
+        await self._mark(row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1)
+        self.stats.sent += 1
+        return True
+
+    async def _failed(self, row: OutboxMessage, error: TransportError) -> None:
+        attempts = row.attempts + 1
+        if error.retry_after:
+            self.limiters[row.platform].pause(error.retry_after)
+        if error.permanent or attempts >= self.max_attempts:
+            log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
+            self.stats.failed += 1
+            await self._mark(row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
+            return
+        self.stats.retried += 1
+        due = self.clock.now() + backoff(attempts, error.retry_after)
+        log.info("outbox: message %s retry %d at %s (%s)", row.id, attempts, due.isoformat(), error)
+        await self._mark(row.id, due_at=due, attempts=attempts, last_error=str(error)[:500])
+
+    async def _mark(self, row_id: int, **values: Any) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """The worker: rounds until `stop` is set; a wake() or the next due time starts a round."""
+        while not stop.is_set():
+            try:
+                delay = await self.run_once()
+            except Exception:
+                log.exception("outbox: round failed; retrying shortly")
+                delay = 2.0
+            self._wake.clear()
+            waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()

@@ -1,0 +1,1 @@
+"""French text catalogs (TOML), one per feature."""

@@ -1,0 +1,1 @@
+"""Features, one module each, written once for every platform."""

@@ -1,0 +1,31 @@
+"""/aide lists what this member may do, with an example each; /annuler leaves any flow."""
+
+from __future__ import annotations
+
+from bot.context import Context
+from bot.events import Reply, TextReceived
+from bot.i18n import t
+from bot.router import MEMBERS, Router, Routes
+
+router = Router("help")
+
+
+@router.command("aide", help_key="help.help_aide", aliases=("help", "aide_moi"), in_group=True, order=0)
+async def help_(_event: TextReceived, ctx: Context) -> Reply:
+    assert isinstance(ctx.routes, Routes)
+    lines = [t("help.title_group" if ctx.address.is_group else "help.title")]
+    prefix = "!" if ctx.address.platform == "matrix" else "/"
+    for command in ctx.routes.visible_commands(ctx.role, is_group=ctx.address.is_group):
+        lines.append(f"- **{prefix}{command.name}** : {t(command.help_key)}")
+        if command.example_key:
+            example = t(command.example_key).replace("/", prefix, 1)
+            lines.append(f"  _{t('help.example', example=example)}_")
+    lines.append(t("help.footer"))
+    return Reply("\n".join(lines))
+
+
+@router.command("annuler", roles=MEMBERS, help_key="help.help_annuler", in_group=True, order=95,
+                aliases=("stop", "quitter"))
+async def cancel(_event: TextReceived, ctx: Context) -> Reply:
+    # The router already ended the flow when this command arrived; say whether there was one.
+    return Reply(t("help.cancelled"))

@@ -1,0 +1,62 @@
+"""Territory tree queries: add, find by code, the subtree a coordinator sees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from zoneinfo import ZoneInfo, available_timezones
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Territory, TerritoryCommune
+
+
+class TerritoryError(ValueError):
+    """A territory cannot be created or found as asked; the message is for the operator."""
+
+
+def check_timezone(name: str) -> str:
+    if name not in available_timezones():
+        raise TerritoryError(f"unknown time zone: {name} (e.g. Europe/Paris, America/Guadeloupe)")
+    ZoneInfo(name)
+    return name
+
+
+async def by_code(session: AsyncSession, code: str) -> Territory | None:
+    return (await session.execute(select(Territory).where(Territory.code == code))).scalar_one_or_none()
+
+
+async def add_territory(session: AsyncSession, *, code: str, name: str, now: datetime, parent: str | None = None,
+                        timezone: str | None = None, communes: Iterable[str] = ()) -> Territory:
+    """A new node of the tree; a child inherits its parent's time zone unless one is given."""
+    if await by_code(session, code):
+        raise TerritoryError(f"territory {code} already exists")
+    parent_row = await by_code(session, parent) if parent else None
+    if parent and parent_row is None:
+        raise TerritoryError(f"parent territory {parent} not found")
+    zone = check_timezone(timezone or (parent_row.timezone if parent_row else "Europe/Paris"))
+    territory = Territory(code=code, name=name, parent_id=parent_row.id if parent_row else None,
+                          timezone=zone, created_at=now)
+    territory.communes = [TerritoryCommune(insee=insee) for insee in sorted(set(communes))]
+    session.add(territory)
+    await session.flush()
+    return territory
+
+
+async def subtree_ids(session: AsyncSession, territory_id: int) -> list[int]:
+    """The territory and all its descendants (a coordinator sees all of them)."""
+    rows = (await session.execute(select(Territory.id, Territory.parent_id))).all()
+    children: dict[int | None, list[int]] = {}
+    for tid, parent in rows:
+        children.setdefault(parent, []).append(tid)
+    found, todo = [], [territory_id]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo.extend(children.get(current, []))
+    return sorted(found)
+
+
+async def all_territories(session: AsyncSession) -> list[Territory]:
+    return list((await session.execute(select(Territory).order_by(Territory.code))).scalars())

@@ -1,0 +1,80 @@
+"""The fake transport at the outermost edge, and a Chat that talks through it like a person would."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.app import App
+from bot.events import Address, ChoiceMade, Delivery, LocationShared, Reply, TextReceived
+from bot.ratelimit import Limits
+from bot.transport import EventSink, TransportError
+
+
+@dataclass
+class FakeTransport:
+    """Records what the bot sends; can be told to fail the next N sends."""
+
+    platform: str = "test"
+    limits: Limits = field(default_factory=Limits)
+    sent: list[Delivery] = field(default_factory=list)
+    fail_next: int = 0
+    retry_after: float | None = None
+    started: bool = False
+
+    async def start(self, sink: EventSink) -> None:
+        self.started = True
+
+    async def stop(self) -> None:
+        self.started = False
+
+    def healthy(self) -> bool:
+        return True
+
+    async def send(self, delivery: Delivery) -> str:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise TransportError("platform unreachable", retry_after=self.retry_after)
+        self.sent.append(delivery)
+        return str(len(self.sent))
+
+    def to(self, chat_id: str) -> list[Reply]:
+        return [d.reply for d in self.sent if d.address.chat_id == chat_id]
+
+
+class Chat:
+    """One person in one chat: `await chat.say("/aide")` returns the replies that message produced."""
+
+    def __init__(self, app: App, transport: FakeTransport, user_id: str, *, chat_id: str | None = None,
+                 is_group: bool = False, name: str = "Camille") -> None:
+        self.app, self.transport = app, transport
+        self.address = Address(transport.platform, chat_id or user_id, user_id, is_group, name)
+        self._message = 0
+
+    async def say(self, text: str) -> list[Reply]:
+        self._message += 1
+        return await self._handle(TextReceived(self.address, text, self._next_id()))
+
+    async def pick(self, label: str) -> list[Reply]:
+        """Press the button labelled `label` (or starting with it) on the newest reply that offers it."""
+        for reply in reversed(self.transport.to(self.address.chat_id)):
+            for choice in reply.choices:
+                if choice.label == label or choice.label.startswith(label):
+                    event = ChoiceMade(self.address, reply.prompt_id, choice.id, self._next_id())
+                    return await self._handle(event)
+        raise AssertionError(f"no button {label!r} was offered")
+
+    async def share_location(self, lat: float, lon: float) -> list[Reply]:
+        return await self._handle(LocationShared(self.address, lat, lon, self._next_id()))
+
+    def _next_id(self) -> str:
+        self._message += 1
+        return str(self._message)
+
+    async def _handle(self, event: TextReceived | ChoiceMade | LocationShared) -> list[Reply]:
+        before = len(self.transport.sent)
+        await self.app.dispatcher.handle(event)
+        return [d.reply for d in self.transport.sent[before:] if d.address.chat_id == self.address.chat_id]
+
+    async def text(self, message: str) -> str:
+        """Everything the bot answered to `message`, as one string (for simple assertions)."""
+        return "\n".join(r.text for r in await self.say(message))
