@@ -11,6 +11,7 @@ from bot.config import Settings
 from bot.dispatcher import Dispatcher
 from bot.outbox import Outbox
 from bot.router import Router, Routes
+from bot.scheduler import Scheduler
 from bot.transport import Transport
 from storage.db import make_engine, make_sessionmaker, migrate
 from storage.demo import is_empty, seed_demo
@@ -38,6 +39,8 @@ class App:
                              max_attempts=settings.outbox_max_attempts)
         self.dispatcher = Dispatcher(self.sessions, self.routes, self.clock, settings, self.outbox,
                                      self.transports)
+        self.scheduler = Scheduler(self.sessions, self.engine, self.routes.jobs, self.clock, settings,
+                                   on_enqueued=self.outbox.wake)
 
     async def prepare(self) -> None:
         """Migrate the schema, then seed the demo network when the database is empty and seeding is on."""
@@ -53,8 +56,10 @@ class App:
         tasks = [asyncio.create_task(self.outbox.run(stop), name="outbox")]
         for transport in self.transports.values():
             await transport.start(self.dispatcher.handle)
+        self.scheduler.start()
         log.info("relais is running with: %s", ", ".join(self.transports) or "no adapter")
         await stop.wait()
+        await self.scheduler.stop()
         for transport in self.transports.values():
             await transport.stop()
         await self.outbox.run_once()

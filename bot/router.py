@@ -22,6 +22,15 @@ ADMINS = ("admin",)
 
 
 @dataclass(frozen=True, slots=True)
+class Job:
+    """A periodic task of a feature (reminders due, weekly digests, retention), run by the scheduler."""
+
+    name: str
+    run: Callable[[Any], Awaitable[None]]  # (bot.jobs.JobContext) -> None
+    every_seconds: float
+
+
+@dataclass(frozen=True, slots=True)
 class Command:
     name: str
     handler: Handler
@@ -47,6 +56,7 @@ class Router:
         self.choices: dict[str, Handler] = {}  # a choice made while in a step
         self.locations: dict[str, Handler] = {}  # a location shared while in a step ("" = anywhere)
         self.actions: dict[str, Handler] = {}  # stateless buttons: prompt ids such as "rsvp"
+        self.jobs: dict[str, Job] = {}
 
     def command(self, name: str, *, roles: Iterable[str] = MEMBERS, help_key: str = "", example_key: str = "",
                 in_private: bool = True, in_group: bool = False, aliases: Iterable[str] = (),
@@ -73,6 +83,12 @@ class Router:
             raise ValueError("action prompt ids are plain words")
         return self._into(self.actions, prompt_id)
 
+    def job(self, name: str, *, every_seconds: float = 30) -> Callable[[H], H]:
+        def register(run: H) -> H:
+            self.jobs[name] = Job(name, run, every_seconds)
+            return run
+        return register
+
     @staticmethod
     def _into(table: dict[str, Handler], key: str) -> Callable[[H], H]:
         def register(handler: H) -> H:
@@ -92,8 +108,9 @@ class Routes:
         self.choices: dict[str, Handler] = {}
         self.locations: dict[str, Handler] = {}
         self.actions: dict[str, Handler] = {}
+        self.jobs: dict[str, Job] = {}
         for router in routers:
-            for table in ("commands", "steps", "choices", "locations", "actions"):
+            for table in ("commands", "steps", "choices", "locations", "actions", "jobs"):
                 mine, theirs = getattr(self, table), getattr(router, table)
                 clash = set(mine) & set(theirs)
                 if clash:
