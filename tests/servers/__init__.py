@@ -1,0 +1,1 @@
+"""Real servers (PostgreSQL, Synapse) started and stopped by the test suite itself."""
