@@ -1,0 +1,22 @@
+"""Folding of names for matching (case, accents, punctuation, « St »): never used for display."""
+
+from __future__ import annotations
+
+from unidecode import unidecode
+
+_TO_SPACE = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
+_SAINTS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
+_ARTICLES = ("le", "la", "les", "l", "aux", "las", "los")
+
+
+def fold(text: str) -> str:
+    """Lowercase, unaccented, punctuation-free, single-spaced text with « st »/« ste » spelt out."""
+    ascii_text = text if text.isascii() else unidecode(text.replace("°", " "))
+    words = ascii_text.lower().translate(_TO_SPACE).split()
+    return " ".join([_SAINTS.get(word, word) for word in words])
+
+
+def strip_article(folded: str) -> str:
+    """A folded name without its leading article (le, la, les, l, aux, las, los)."""
+    head, _, rest = folded.partition(" ")
+    return rest if rest and head in _ARTICLES else folded

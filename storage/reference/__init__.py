@@ -1,0 +1,1 @@
+"""Reference data shipped with relais (communes of France) and the scripts that build it."""
