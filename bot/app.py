@@ -21,9 +21,9 @@ log = logging.getLogger(__name__)
 
 def feature_routers() -> list[Router]:
     """Every feature's router, in /aide order of registration."""
-    from handlers import help, onboarding, profile
+    from handlers import help, onboarding, profile, report_followup, reports
 
-    return [help.router, onboarding.router, profile.router]
+    return [help.router, reports.router, report_followup.router, onboarding.router, profile.router]
 
 
 class App:

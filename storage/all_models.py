@@ -1,3 +1,3 @@
 """Imports every model module so the metadata knows all tables (migrations, tests)."""
 
-from storage import models  # noqa: F401
+from storage import models, reports  # noqa: F401

@@ -60,3 +60,16 @@ async def subtree_ids(session: AsyncSession, territory_id: int) -> list[int]:
 
 async def all_territories(session: AsyncSession) -> list[Territory]:
     return list((await session.execute(select(Territory).order_by(Territory.code))).scalars())
+
+
+async def communes_of(session: AsyncSession, territory_id: int) -> list[str]:
+    """INSEE codes of the territory's communes, or of its whole subtree when it lists none itself."""
+    ids = [territory_id]
+    for scope in (ids, None):
+        if scope is None:
+            ids = await subtree_ids(session, territory_id)
+        query = select(TerritoryCommune.insee).where(TerritoryCommune.territory_id.in_(ids))
+        found = sorted(set((await session.execute(query)).scalars()))
+        if found:
+            return found
+    return []

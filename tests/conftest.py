@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
@@ -18,6 +20,7 @@ from storage.db import migrate
 from tests.chat import Chat, FakeTransport
 from tests.servers.postgres import PostgresServer, start_postgres
 
+T = TypeVar("T")
 BACKENDS = ("sqlite", "postgresql")
 _ran: Counter[str] = Counter()
 _numbers = itertools.count()
@@ -109,3 +112,10 @@ async def joined(app: App, transport: FakeTransport, role: str, user_id: str, *,
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     ran = ", ".join(f"{backend}: {_ran[backend]} tests" for backend in BACKENDS)
     terminalreporter.write_line(f"database backends exercised — {ran}")
+
+
+@pytest.fixture
+async def run_async() -> Callable[[Coroutine[Any, Any, T]], T]:
+    """For synchronous tests (hypothesis): run a coroutine on the loop the async fixtures live on."""
+    loop = asyncio.get_running_loop()
+    return loop.run_until_complete

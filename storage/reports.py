@@ -1,0 +1,131 @@
+"""Field reports (signalements): the table and its queries; the author link is dropped on anonymisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from storage.base import Base, intpk, str40, utc
+
+STATUSES = ("new", "acknowledged", "resolved", "withdrawn")
+URGENCIES = ("low", "normal", "urgent")
+
+
+class Report(Base):
+    __tablename__ = "report"
+    __table_args__ = (Index("ix_report_territory_created", "territory_id", "created_at"),)
+
+    id: Mapped[intpk]
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"), index=True)
+    territory_id: Mapped[int] = mapped_column(ForeignKey("territory.id"))
+    theme: Mapped[str40]
+    commune_insee: Mapped[str] = mapped_column(String(5), index=True)
+    departement: Mapped[str] = mapped_column(String(3))
+    description: Mapped[str] = mapped_column(Text)
+    public: Mapped[str40]
+    urgency: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(20), default="new", index=True)
+    masked: Mapped[list[str]] = mapped_column(JSON, default=list)  # kinds of personal data removed
+    created_at: Mapped[utc] = mapped_column(index=True)
+    updated_at: Mapped[utc]
+    acknowledged_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    withdrawn_at: Mapped[datetime | None]
+    comment: Mapped[str | None] = mapped_column(Text)  # the coordinator's answer
+    handled_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    anonymised_at: Mapped[datetime | None]
+    submit_key: Mapped[str] = mapped_column(String(80), unique=True)  # one report per « Envoyer »
+
+
+@dataclass(frozen=True, slots=True)
+class NewReport:
+    author_id: int
+    territory_id: int
+    theme: str
+    commune_insee: str
+    departement: str
+    description: str
+    public: str
+    urgency: str
+    masked: tuple[str, ...]
+    submit_key: str
+
+
+async def create_report(session: AsyncSession, new: NewReport, now: datetime) -> Report:
+    """Save a report and give it its human reference S-<year>-<number>; the same submit_key saves once."""
+    existing = (await session.execute(select(Report).where(Report.submit_key == new.submit_key))).scalar_one_or_none()
+    if existing:
+        return existing
+    values: dict[str, Any] = asdict(new)
+    values["masked"] = list(new.masked)
+    report = Report(**values, reference="S-pending", status="new", created_at=now, updated_at=now)
+    session.add(report)
+    await session.flush()
+    report.reference = f"S-{now.year}-{report.id:05d}"
+    return report
+
+
+async def by_reference(session: AsyncSession, reference: str) -> Report | None:
+    query = select(Report).where(Report.reference == reference.strip().upper())
+    return (await session.execute(query)).scalar_one_or_none()
+
+
+async def of_author(session: AsyncSession, author_id: int, limit: int = 10) -> list[Report]:
+    query = (select(Report).where(Report.author_id == author_id, Report.status != "withdrawn")
+             .order_by(Report.id.desc()).limit(limit))
+    return list((await session.execute(query)).scalars())
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    territory_ids: Sequence[int] | None = None  # None: every territory (admins)
+    statuses: Sequence[str] = ("new", "acknowledged")
+    theme: str | None = None
+    commune_insee: str | None = None
+    urgency: str | None = None
+
+
+def _where(query: Any, f: ReportFilter) -> Any:
+    if f.territory_ids is not None:
+        query = query.where(Report.territory_id.in_(f.territory_ids))
+    if f.statuses:
+        query = query.where(Report.status.in_(f.statuses))
+    if f.theme:
+        query = query.where(Report.theme == f.theme)
+    if f.commune_insee:
+        query = query.where(Report.commune_insee == f.commune_insee)
+    if f.urgency:
+        query = query.where(Report.urgency == f.urgency)
+    return query
+
+
+async def find_reports(session: AsyncSession, f: ReportFilter, *, offset: int = 0, limit: int = 5) -> list[Report]:
+    """Urgent first, then the oldest waiting: what a coordinator should look at first."""
+    urgent_first = (Report.urgency == "urgent").desc()
+    query = _where(select(Report), f).order_by(urgent_first, Report.created_at, Report.id)
+    return list((await session.execute(query.offset(offset).limit(limit))).scalars())
+
+
+async def count_reports(session: AsyncSession, f: ReportFilter) -> int:
+    return int((await session.execute(_where(select(func.count(Report.id)), f))).scalar_one())
+
+
+async def set_status(session: AsyncSession, report: Report, status: str, *, now: datetime, by: int | None,
+                     comment: str | None = None) -> None:
+    report.status, report.updated_at, report.handled_by = status, now, by
+    if comment:
+        report.comment = comment
+    if status == "acknowledged":
+        report.acknowledged_at = report.acknowledged_at or now
+    elif status == "resolved":
+        report.acknowledged_at = report.acknowledged_at or now
+        report.resolved_at = now
+    elif status == "withdrawn":
+        report.withdrawn_at = now
