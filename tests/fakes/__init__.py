@@ -1,0 +1,1 @@
+"""In-process fakes of the platforms' servers (the Telegram Bot API) for tests and benchmarks."""
