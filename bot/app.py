@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.router import Router, Routes
 from bot.scheduler import Scheduler
@@ -35,10 +36,11 @@ class App:
         self.sessions = make_sessionmaker(self.engine)
         self.routes = Routes(routers if routers is not None else feature_routers())
         self.transports: dict[str, Transport] = {t.platform: t for t in transports}
+        self.metrics = Metrics()
         self.outbox = Outbox(self.sessions, self.transports, self.clock,
-                             max_attempts=settings.outbox_max_attempts)
+                             max_attempts=settings.outbox_max_attempts, metrics=self.metrics)
         self.dispatcher = Dispatcher(self.sessions, self.routes, self.clock, settings, self.outbox,
-                                     self.transports)
+                                     self.transports, self.metrics)
         self.scheduler = Scheduler(self.sessions, self.engine, self.routes.jobs, self.clock, settings,
                                    on_enqueued=self.outbox.wake)
 
@@ -54,6 +56,10 @@ class App:
     async def serve(self, stop: asyncio.Event) -> None:
         """Run every transport, the outbox worker and the API until `stop` is set, then shut down cleanly."""
         tasks = [asyncio.create_task(self.outbox.run(stop), name="outbox")]
+        if self.settings.api_listen:
+            from bot.api import serve
+
+            tasks.append(asyncio.create_task(serve(self, self.settings.api_listen, stop.wait()), name="api"))
         for transport in self.transports.values():
             await transport.start(self.dispatcher.handle)
         self.scheduler.start()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.config import Settings
@@ -13,6 +16,7 @@ from storage import audit
 from storage.db import check_migrations, migrate
 from storage.members import create_invitation
 from storage.territories import TerritoryError, add_territory, all_territories, by_code
+from storage.tokens import ApiToken, all_tokens, create_token
 
 
 def platform_transports(settings: Settings) -> list[Transport]:
@@ -152,3 +156,54 @@ async def cmd_when(args: argparse.Namespace, settings: Settings) -> int:
     code, line = when_command(args.text, args.now, args.tz)
     print(line, file=sys.stdout if code == 0 else sys.stderr)
     return code
+
+
+async def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
+    app = App(settings)
+    await app.prepare()
+    try:
+        async with app.sessions() as session, session.begin():
+            return await TOKEN_ACTIONS[args.action](session, args, app.clock.now())
+    finally:
+        await app.close()
+
+
+async def _token_create(session: AsyncSession, args: argparse.Namespace, now: datetime) -> int:
+    territory = await by_code(session, args.territory)
+    if territory is None:
+        print(f"Erreur : territoire {args.territory} inconnu (voir : relais territory list).", file=sys.stderr)
+        return 1
+    scopes = tuple(s.strip() for s in args.scope.split(",") if s.strip())
+    try:
+        new = await create_token(session, name=args.name, territory_id=territory.id, scopes=scopes, now=now,
+                                 expires_at=now + args.expires)
+    except ValueError as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 1
+    await audit.record(session, now=now, action="token.created", actor_label="cli", target=territory.code,
+                       token_id=new.row.id)
+    print(new.token)
+    print(f"Jeton n°{new.row.id} « {args.name} » pour {territory.code}, valable jusqu'au "
+          f"{new.row.expires_at:%d/%m/%Y}. Il ne sera plus affiché : conservez-le.", file=sys.stderr)
+    return 0
+
+
+async def _token_list(session: AsyncSession, args: argparse.Namespace, now: datetime) -> int:
+    for row in await all_tokens(session):
+        state = "révoqué" if row.revoked_at else "expiré" if row.expires_at and row.expires_at <= now else "actif"
+        print(f"{row.id}\t{row.name}\t{row.hint}…\t{row.scopes}\t{state}")
+    return 0
+
+
+async def _token_revoke(session: AsyncSession, args: argparse.Namespace, now: datetime) -> int:
+    row = await session.get(ApiToken, args.id)
+    if row is None:
+        print(f"Erreur : pas de jeton n°{args.id}.", file=sys.stderr)
+        return 1
+    row.revoked_at = row.revoked_at or now
+    await audit.record(session, now=now, action="token.revoked", actor_label="cli", token_id=row.id)
+    print(f"Jeton n°{row.id} révoqué.")
+    return 0
+
+
+TOKEN_ACTIONS = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}

@@ -22,6 +22,7 @@ from bot.conversation import ConversationState, load_conversation
 from bot.events import Address, ChoiceMade, Delivery, Event, Reply, TextReceived
 from bot.i18n import t
 from bot.matching import match_choice
+from bot.metrics import Metrics
 from bot.router import HandlerResult, Routes
 from bot.routing import route
 from bot.transport import Transport, TransportError
@@ -53,14 +54,17 @@ class ChatLocks:
 
 class Dispatcher:
     def __init__(self, sessions: async_sessionmaker[AsyncSession], routes: Routes, clock: Clock,
-                 settings: Settings, outbox: outbox_mod.Outbox, transports: Mapping[str, Transport]) -> None:
+                 settings: Settings, outbox: outbox_mod.Outbox, transports: Mapping[str, Transport],
+                 metrics: Metrics | None = None) -> None:
         self.sessions, self.routes, self.clock, self.settings = sessions, routes, clock, settings
         self.outbox, self.transports = outbox, transports
+        self.metrics = metrics or Metrics()
         self.locks = ChatLocks()
         self.ttl = timedelta(minutes=settings.conversation_ttl_minutes)
 
     async def handle(self, event: Event) -> None:
         """Entry point for adapters: never raises; the person always gets an answer in French."""
+        self.metrics.messages_in.labels(event.address.platform).inc()
         async with self.locks.hold(event.address):
             try:
                 ids, direct = await self._transaction(event)
@@ -135,6 +139,7 @@ class Dispatcher:
 
     async def _apologise(self, event: Event, error: BaseException) -> None:
         error_id = secrets.token_hex(3).upper()
+        self.metrics.errors.inc()
         log.error("error %s while handling a %s event", error_id, type(event).__name__,
                   exc_info=(type(error), error, error.__traceback__))
         await self._send_direct(event.address, [Reply(t("core.error", error_id=error_id))])

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
 from bot.events import Address, Attachment, Choice, Delivery, Reply
+from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.transport import Transport, TransportError
 from storage.models import OutboxMessage
@@ -73,11 +74,12 @@ class Outbox:
     """Delivers pending rows in order per chat, within each platform's rate limits."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], transports: Mapping[str, Transport],
-                 clock: Clock, *, max_attempts: int = 12, batch: int = 200) -> None:
+                 clock: Clock, *, max_attempts: int = 12, batch: int = 200, metrics: Metrics | None = None) -> None:
         self.sessions, self.transports, self.clock = sessions, transports, clock
         self.max_attempts, self.batch = max_attempts, batch
         self.limiters = {name: RateLimiter.for_transport(t) for name, t in transports.items()}
         self.stats = OutboxStats()
+        self.metrics = metrics
         self._wake = asyncio.Event()
         self._lock = asyncio.Lock()
 
@@ -149,6 +151,8 @@ class Outbox:
             return False
         await self._mark(row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1)
         self.stats.sent += 1
+        if self.metrics:
+            self.metrics.messages_out.labels(row.platform).inc()
         return True
 
     async def _failed(self, row: OutboxMessage, error: TransportError) -> None:

@@ -1,0 +1,84 @@
+"""Read-only report queries for the coordination API: filtered listing with a cursor, grouped counts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Territory
+from storage.reports import Report
+
+GROUPS = ("theme", "commune", "departement", "territory", "week", "month", "status", "urgency")
+
+
+@dataclass(frozen=True, slots=True)
+class ApiFilter:
+    territory_ids: Sequence[int]
+    since: datetime | None = None
+    until: datetime | None = None
+    theme: str | None = None
+    commune: str | None = None
+    status: str | None = None
+    urgency: str | None = None
+
+
+def _filtered(query: Select[Any], f: ApiFilter) -> Select[Any]:
+    query = query.where(Report.territory_id.in_(f.territory_ids), Report.status != "withdrawn")
+    if f.since is not None:
+        query = query.where(Report.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(Report.created_at < f.until)
+    equal = {Report.theme: f.theme, Report.commune_insee: f.commune, Report.status: f.status,
+             Report.urgency: f.urgency}
+    for column, value in equal.items():
+        if value is not None:
+            query = query.where(column == value)
+    return query
+
+
+async def list_reports(session: AsyncSession, f: ApiFilter, *, after_id: int = 0,
+                       limit: int = 100) -> list[tuple[Report, str]]:
+    """Reports in id order after the cursor, each with its territory code (never its author)."""
+    query = (_filtered(select(Report, Territory.code).join(Territory, Territory.id == Report.territory_id), f)
+             .where(Report.id > after_id).order_by(Report.id).limit(limit))
+    return [(report, code) for report, code in (await session.execute(query)).all()]
+
+
+def _week(dialect: str) -> ColumnElement[str]:
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", Report.created_at), 'IYYY-"W"IW')
+    return func.strftime("%Y-W%W", Report.created_at)
+
+
+def _month(dialect: str) -> ColumnElement[str]:
+    if dialect == "postgresql":
+        return func.to_char(func.timezone("UTC", Report.created_at), "YYYY-MM")
+    return func.strftime("%Y-%m", Report.created_at)
+
+
+def group_column(name: str, dialect: str) -> ColumnElement[Any]:
+    columns: dict[str, Any] = {
+        "theme": Report.theme, "commune": Report.commune_insee, "departement": Report.departement,
+        "territory": Territory.code, "status": Report.status, "urgency": Report.urgency,
+    }
+    if name == "week":
+        return _week(dialect)
+    if name == "month":
+        return _month(dialect)
+    return columns[name]
+
+
+async def grouped_counts(session: AsyncSession, f: ApiFilter, groups: Sequence[str]) -> list[tuple[Any, ...]]:
+    """(value per group..., count) rows, in group order."""
+    dialect = session.get_bind().dialect.name
+    columns = [group_column(g, dialect).label(g) for g in groups]
+    query = select(*columns, func.count(Report.id))
+    if "territory" in groups:
+        query = query.join(Territory, Territory.id == Report.territory_id)
+    query = _filtered(query, f).group_by(*columns).order_by(*columns)
+    return [tuple(row) for row in (await session.execute(query)).all()]
