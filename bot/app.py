@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 def feature_routers() -> list[Router]:
     """Every feature's router, in /aide order of registration."""
-    from handlers import help, onboarding, profile, report_followup, reports
+    from handlers import digest, help, onboarding, profile, report_followup, reports
 
-    return [help.router, reports.router, report_followup.router, onboarding.router, profile.router]
+    return [help.router, reports.router, report_followup.router, digest.router, onboarding.router, profile.router]
 
 
 class App:
@@ -72,4 +72,5 @@ class App:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:
+        await self.scheduler.stop()
         await self.engine.dispose()

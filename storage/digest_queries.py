@@ -1,0 +1,94 @@
+"""Aggregates behind the weekly digest, computed in SQL (a territory may hold a million reports)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Member
+from storage.reports import Report
+
+OPEN = ("new", "acknowledged")
+
+
+@dataclass(frozen=True, slots=True)
+class Period:
+    start: datetime
+    end: datetime
+
+    @property
+    def previous(self) -> Period:
+        return Period(self.start - (self.end - self.start), self.start)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestFigures:
+    total: int
+    previous_total: int
+    by_theme: list[tuple[str, int]]
+    top_communes: list[tuple[str, int]]
+    urgent_open: list[str]  # references
+    oldest_unacknowledged: list[tuple[str, datetime]]
+    new_members: int
+    weekly_by_theme: list[tuple[datetime, str, int]]  # week start (UTC), theme, count
+
+
+async def _counts(session: AsyncSession, territory_ids: Sequence[int], period: Period, column: object,
+                  limit: int | None = None) -> list[tuple[str, int]]:
+    count = func.count(Report.id)
+    query = (select(column, count).where(Report.territory_id.in_(territory_ids), Report.status != "withdrawn",
+                                         Report.created_at >= period.start, Report.created_at < period.end)
+             .group_by(column).order_by(count.desc(), column).limit(limit))
+    return [(str(value), int(n)) for value, n in (await session.execute(query)).all()]
+
+
+async def _totals(session: AsyncSession, territory_ids: Sequence[int], period: Period) -> tuple[int, int]:
+    """Reports in the period and in the one before, in a single scan."""
+    previous = period.previous
+    in_current = case((Report.created_at >= period.start, 1), else_=0)
+    query = select(func.count(Report.id), func.sum(in_current)).where(
+        Report.territory_id.in_(territory_ids), Report.status != "withdrawn",
+        Report.created_at >= previous.start, Report.created_at < period.end)
+    both, current = (await session.execute(query)).one()
+    return int(current or 0), int(both or 0) - int(current or 0)
+
+
+async def _open_references(session: AsyncSession, territory_ids: Sequence[int], *, urgent: bool,
+                           limit: int) -> list[tuple[str, datetime]]:
+    query = select(Report.reference, Report.created_at).where(Report.territory_id.in_(territory_ids))
+    query = (query.where(Report.status.in_(OPEN), Report.urgency == "urgent") if urgent
+             else query.where(Report.status == "new"))
+    query = query.order_by(Report.created_at, Report.id).limit(limit)
+    return [(ref, at) for ref, at in (await session.execute(query)).all()]
+
+
+async def _weekly(session: AsyncSession, territory_ids: Sequence[int], end: datetime,
+                  weeks: int) -> list[tuple[datetime, str, int]]:
+    """Counts per theme per 7-day slice ending at `end` (slices computed in Python: the same on every database)."""
+    start = end - timedelta(weeks=weeks)
+    rows: list[tuple[datetime, str, int]] = []
+    for i in range(weeks):
+        slice_ = Period(start + timedelta(weeks=i), start + timedelta(weeks=i + 1))
+        rows += [(slice_.start, theme, n) for theme, n in await _counts(session, territory_ids, slice_, Report.theme)]
+    return rows
+
+
+async def figures(session: AsyncSession, territory_ids: Sequence[int], period: Period, *,
+                  chart_weeks: int = 8) -> DigestFigures:
+    total, previous = await _totals(session, territory_ids, period)
+    urgent = await _open_references(session, territory_ids, urgent=True, limit=5)
+    members = select(func.count(Member.id)).where(Member.territory_id.in_(territory_ids),
+                                                  Member.created_at >= period.start, Member.created_at < period.end)
+    return DigestFigures(
+        total=total, previous_total=previous,
+        by_theme=await _counts(session, territory_ids, period, Report.theme),
+        top_communes=await _counts(session, territory_ids, period, Report.commune_insee, limit=3),
+        urgent_open=[ref for ref, _ in urgent],
+        oldest_unacknowledged=await _open_references(session, territory_ids, urgent=False, limit=3),
+        new_members=int((await session.execute(members)).scalar_one()),
+        weekly_by_theme=await _weekly(session, territory_ids, period.end, chart_weeks),
+    )
