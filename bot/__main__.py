@@ -57,6 +57,13 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_parser("list", help="list tokens (never their value)")
     revoke = tok.add_parser("revoke", help="revoke a token by id")
     revoke.add_argument("id", type=int)
+    audit = sub.add_parser("audit", help="show the audit log of coordinator and admin actions")
+    audit.add_argument("--limit", type=int, default=50)
+    structures = sub.add_parser("import-structures", help="import partner structures (Lieux de médiation "
+                                "numérique CSV or JSON, data·inclusion JSON); a re-import updates them")
+    structures.add_argument("file", metavar="FILE")
+    structures.add_argument("--source", metavar="NAME",
+                            help="name of the source (default: lmn or data-inclusion); rows upsert by (source, id)")
     when = sub.add_parser("when", help="read a French date (« jeudi 14h30 ») and print it as ISO 8601")
     when.add_argument("text")
     when.add_argument("--now", help="ISO date-time taken as now (default: the current time)")

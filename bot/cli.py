@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,6 +78,17 @@ async def _stop_when(finished: asyncio.Event, stop: asyncio.Event) -> None:
     stop.set()
 
 
+@asynccontextmanager
+async def prepared(settings: Settings) -> AsyncIterator[App]:
+    """An App with its database migrated (and the demo seeded when empty), closed afterwards."""
+    app = App(settings)
+    await app.prepare()
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
 async def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     await asyncio.to_thread(migrate, settings.database_url)
     print("Base de données à jour.")
@@ -89,10 +103,8 @@ async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_territory(args: argparse.Namespace, settings: Settings) -> int:
-    app = App(settings)
-    await app.prepare()
     try:
-        async with app.sessions() as session, session.begin():
+        async with prepared(settings) as app, app.sessions() as session, session.begin():
             if args.action == "list":
                 for territory in await all_territories(session):
                     communes = ",".join(c.insee for c in territory.communes)
@@ -108,14 +120,10 @@ async def cmd_territory(args: argparse.Namespace, settings: Settings) -> int:
     except TerritoryError as error:
         print(f"Erreur : {error}", file=sys.stderr)
         return 1
-    finally:
-        await app.close()
 
 
 async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
-    app = App(settings)
-    await app.prepare()
-    try:
+    async with prepared(settings) as app:
         async with app.sessions() as session, session.begin():
             territory = await by_code(session, args.territory)
             if territory is None:
@@ -133,8 +141,6 @@ async def cmd_invite(args: argparse.Namespace, settings: Settings) -> int:
         if link:
             print(f"Lien Telegram : {link}", file=sys.stderr)
         return 0
-    finally:
-        await app.close()
 
 
 async def deep_link(settings: Settings, code: str) -> str:
@@ -159,13 +165,8 @@ async def cmd_when(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
-    app = App(settings)
-    await app.prepare()
-    try:
-        async with app.sessions() as session, session.begin():
-            return await TOKEN_ACTIONS[args.action](session, args, app.clock.now())
-    finally:
-        await app.close()
+    async with prepared(settings) as app, app.sessions() as session, session.begin():
+        return await TOKEN_ACTIONS[args.action](session, args, app.clock.now())
 
 
 async def _token_create(session: AsyncSession, args: argparse.Namespace, now: datetime) -> int:
@@ -207,3 +208,66 @@ async def _token_revoke(session: AsyncSession, args: argparse.Namespace, now: da
 
 
 TOKEN_ACTIONS = {"create": _token_create, "list": _token_list, "revoke": _token_revoke}
+
+
+async def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Newest first: when, who (member id or cli), what, on what; never names or message text."""
+    async with prepared(settings) as app, app.sessions() as session:
+        for entry in await audit.recent(session, args.limit):
+            details = " ".join(f"{k}={v}" for k, v in sorted(entry.details.items()))
+            print(f"{entry.at:%Y-%m-%d %H:%M:%S}Z\t{entry.actor_label}\t{entry.action}\t{entry.target}\t{details}")
+    return 0
+
+
+async def cmd_import_structures(args: argparse.Namespace, settings: Settings) -> int:
+    """Upsert a file of structures in one transaction, with a progress bar on a terminal and a summary."""
+    from pathlib import Path
+
+    from bot.i18n import t
+    from storage.structure_import import import_file
+
+    path = Path(args.file)
+    if not path.is_file():
+        print(t("partners.import_not_found", path=path), file=sys.stderr)
+        return 1
+    try:
+        async with prepared(settings) as app, app.sessions() as session, session.begin():
+            with _progress_bar() as progress:
+                report = await import_file(session, path, app.clock.now(), source=args.source, progress=progress)
+    except (ValueError, UnicodeDecodeError) as error:  # JSON and CSV that cannot be read at all
+        print(t("partners.import_unreadable", error=error), file=sys.stderr)
+        return 1
+    _print_import(report)
+    return 0
+
+
+@contextmanager
+def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
+    """A rich progress bar on stderr when it is a terminal; nothing otherwise (logs, CI)."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("import", total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+def _print_import(report: Any) -> None:
+    """The summary line, then each rejected row with its line (or item) number and reason."""
+    from bot.i18n import t
+
+    rate = round(report.total / report.seconds) if report.seconds else report.total
+    print(t("partners.import_done", source=report.source, added=report.added, updated=report.updated,
+            unchanged=report.unchanged, kept_local=report.kept_local, rejected=len(report.rejected), rate=rate))
+    unit = t(f"partners.import_{report.unit}")
+    for row in report.rejected:
+        reason = t(f"partners.reason_{row.reason}", value=row.value)
+        print(t("partners.import_rejected", unit=unit, line=row.line, reason=reason))
+    if report.unknown_services:
+        values = ", ".join(f"« {value} » ({n})" for value, n in report.unknown_services.most_common(10))
+        print(t("partners.import_unknown_services", values=values))
+    if report.bad_hours:
+        print(t("partners.import_bad_hours", count=report.bad_hours))

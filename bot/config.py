@@ -37,6 +37,9 @@ class Settings(BaseSettings):
 
     outbox_max_attempts: int = 12
     controller_contact: str = "le service de coordination de votre département"
+    retention_months: int = 24  # field reports are anonymised after this many months
+    rate_limit_per_minute: int = 30  # messages a person may send per minute before being asked to slow down
+    max_message_length: int = 4000
 
     @property
     def telegram_enabled(self) -> bool:

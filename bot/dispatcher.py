@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.conversation import ConversationState, load_conversation
 from bot.events import Address, ChoiceMade, Delivery, Event, Reply, TextReceived
+from bot.flood import FloodGuard
 from bot.i18n import t
 from bot.matching import match_choice
 from bot.metrics import Metrics
@@ -60,11 +61,15 @@ class Dispatcher:
         self.outbox, self.transports = outbox, transports
         self.metrics = metrics or Metrics()
         self.locks = ChatLocks()
+        self.flood = FloodGuard(settings.rate_limit_per_minute)
         self.ttl = timedelta(minutes=settings.conversation_ttl_minutes)
 
     async def handle(self, event: Event) -> None:
         """Entry point for adapters: never raises; the person always gets an answer in French."""
         self.metrics.messages_in.labels(event.address.platform).inc()
+        refusal = self._refusal(event)
+        if refusal is not None:
+            return await self._send_direct(event.address, refusal)
         async with self.locks.hold(event.address):
             try:
                 ids, direct = await self._transaction(event)
@@ -78,6 +83,18 @@ class Dispatcher:
             await self._send_direct(event.address, direct)
             await self.outbox.deliver(ids)
 
+    def _refusal(self, event: Event) -> list[Reply] | None:
+        """Too many messages, or one too long: answered at once, nothing stored, nothing queued."""
+        verdict = self.flood.check(event.address, self.clock.now())
+        if verdict == "drop":
+            return []
+        if verdict == "warn":
+            return [Reply(t("core.slow_down"))]
+        limit = self.settings.max_message_length
+        if isinstance(event, TextReceived) and len(event.text) > limit:
+            return [Reply(t("core.too_long", length=len(event.text), limit=limit))]
+        return None
+
     async def _transaction(self, event: Event) -> tuple[list[int], list[Reply]]:
         async with self.sessions() as session, session.begin():
             now = self.clock.now()
@@ -90,8 +107,10 @@ class Dispatcher:
             ctx = Context(session, event.address, member, conversation, self.clock, self.settings,
                           self._event_key(event), self.routes)
             replies = self._bind_choices(await self._run(event, ctx), conversation)
-            if ctx.member is None:  # a stranger leaves no trace: roll back and answer directly
+            if ctx.member is None and member is None:  # a stranger leaves no trace: roll back, answer directly
                 await session.rollback()
+                return [], replies
+            if ctx.member is None:  # the member was just erased: keep the erasure, store nothing more
                 return [], replies
             await conversation.save(session, now, self.ttl)
             ids = [await self._enqueue(session, ctx, i, reply) for i, reply in enumerate(replies)]

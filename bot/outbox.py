@@ -149,7 +149,9 @@ class Outbox:
             log.exception("outbox: unexpected send error for message %s", row.id)
             await self._failed(row, TransportError(type(error).__name__))
             return False
-        await self._mark(row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1)
+        # Once delivered, the text is no longer needed: keeping it would keep names and reports in a queue table.
+        await self._mark(row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1,
+                         payload={})
         self.stats.sent += 1
         if self.metrics:
             self.metrics.messages_out.labels(row.platform).inc()

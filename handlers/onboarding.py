@@ -6,6 +6,7 @@ from bot.context import Context
 from bot.events import Reply, TextReceived
 from bot.i18n import t
 from bot.router import MEMBERS, STRANGER, Router, parse_command
+from handlers import privacy
 from storage import audit
 from storage.members import join, redeem_invitation
 
@@ -16,7 +17,7 @@ ROLE_NAMES = {"referent": "référent", "coordinator": "coordinateur", "admin": 
 
 
 @router.command("start", roles=(STRANGER, *MEMBERS), help_key="", aliases=("rejoindre",), in_group=True)
-async def start(event: TextReceived, ctx: Context) -> Reply:
+async def start(event: TextReceived, ctx: Context) -> Reply | list[Reply]:
     _, code = parse_command(event.text) or ("", "")
     if ctx.member is not None:
         return Reply(t("onboarding.already_member", name=ctx.member.display_name,
@@ -32,8 +33,9 @@ async def start(event: TextReceived, ctx: Context) -> Reply:
                             chat_id=ctx.address.chat_id, display_name=ctx.address.display_name, now=ctx.now)
     await audit.record(ctx.session, now=ctx.now, action="member.joined", actor_id=ctx.member.id,
                        target=f"member:{ctx.member.id}", role=ctx.member.role)
-    return Reply(t("onboarding.welcome", name=ctx.member.display_name, role=ROLE_NAMES[ctx.member.role],
-                   territory=ctx.member.territory.name))
+    welcome = Reply(t("onboarding.welcome", name=ctx.member.display_name, role=ROLE_NAMES[ctx.member.role],
+                      territory=ctx.member.territory.name))
+    return [welcome, Reply(privacy.notice(ctx))]
 
 
 @router.command("moi", help_key="onboarding.help_moi", order=90)

@@ -1,0 +1,58 @@
+"""`make bench`: every benchmark side by side with its floor; a table on screen and bench/results.json."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+# Each module exposes `async def run() -> list[dict]` with rows {"name","value","unit","floor","ratio","goal","ok"}.
+MODULES = ("bench.partners", "bench.reports_scale", "bench.reminders", "bench.telegram", "bench.matrix_latency")
+RESULTS = Path(__file__).parent / "results.json"
+
+
+async def collect(names: list[str]) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for name in names:
+        started = time.monotonic()
+        print(f"… {name}", file=sys.stderr, flush=True)
+        try:
+            module = importlib.import_module(name)
+            rows += await module.run()
+        except Exception:
+            traceback.print_exc()
+            rows.append({"name": f"{name}: failed (see above)", "value": None, "unit": "", "floor": None,
+                         "ratio": None, "goal": "runs", "ok": False})
+        print(f"  done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    def fmt(value: Any) -> str:
+        if value is None:
+            return "—"
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+    header = ("benchmark", "value", "unit", "floor", "ratio", "goal", "ok")
+    lines = [[r["name"], fmt(r["value"]), r["unit"], fmt(r["floor"]), fmt(r["ratio"]), str(r["goal"]),
+              "✔" if r["ok"] else "✘"] for r in rows]
+    widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
+    render = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    return "\n".join([render(header), render(["-" * w for w in widths]), *map(render, lines)])
+
+
+def main() -> None:
+    names = [f"bench.{n}" for n in sys.argv[1:]] or list(MODULES)
+    rows = asyncio.run(collect(names))
+    print(table(rows))
+    RESULTS.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    print(f"\n{RESULTS} written ({sum(r['ok'] for r in rows)}/{len(rows)} goals met).")
+
+
+if __name__ == "__main__":
+    main()

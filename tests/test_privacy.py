@@ -1,0 +1,111 @@
+"""RGPD rights and abuse limits: notice, export, erasure that leaves no trace, retention, flood guard."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import inspect, text
+
+from bot.app import App
+from bot.clock import FrozenClock
+from bot.events import TextReceived
+from storage.reports import Report
+from tests.chat import FakeTransport
+from tests.conftest import joined
+
+
+async def _dump(app: App) -> str:
+    """Every row of every table, as text: to look for what must not be there."""
+    async with app.sessions() as session:
+        tables = await session.run_sync(lambda s: inspect(s.connection()).get_table_names())
+        rows = [repr((await session.execute(text(f'select * from "{table}"'))).all()) for table in tables]
+    return "\n".join(rows)
+
+
+async def _report(chat: object) -> None:
+    for message in ("/signaler", "1", "Romagné", "Le site des impôts refuse les connexions.", "1", "2", "1"):
+        await chat.say(message)  # type: ignore[attr-defined]
+
+
+async def test_notice_is_shown_at_onboarding_and_on_demand(app: App, transport: FakeTransport) -> None:
+    chat = await joined(app, transport, "referent", "u-notice", territory="35-fougeres")
+    first = transport.to("u-notice")
+    assert any("Vos données dans relais" in r.text for r in first)
+    notice = await chat.text("/confidentialite")
+    assert "24 mois" in notice and "service de coordination de votre département" in notice
+
+
+async def test_export_gives_everything_held_as_json(app: App, transport: FakeTransport) -> None:
+    chat = await joined(app, transport, "referent", "u-export", territory="35-fougeres", name="Sandrine Export")
+    await _report(chat)
+    reply = (await chat.say("/mes_donnees"))[0]
+    assert reply.attachment is not None and reply.attachment.mime == "application/json"
+    data = json.loads(reply.attachment.data)
+    assert data["profil"]["nom"] == "Sandrine Export"
+    assert data["messageries"][0]["identifiant"] == "u-export"
+    assert data["signalements"][0]["reference"].startswith("S-")
+
+
+async def test_forget_me_erases_name_and_platform_ids_everywhere(app: App, transport: FakeTransport) -> None:
+    chat = await joined(app, transport, "referent", "u-forget-7731", territory="35-fougeres", name="Gwenaëlle Oublie")
+    await _report(chat)
+    await chat.say("/nom")  # leave a flow open too
+    await chat.say("/oublier")
+    assert "supprimé" in (await chat.pick("Oui, supprimer"))[0].text
+    dump = await _dump(app)
+    assert "Gwenaëlle" not in dump and "u-forget-7731" not in dump
+    async with app.sessions() as session:
+        kept = (await session.execute(text("select author_id, anonymised_at from report"))).all()
+    assert len(kept) == 1 and kept[0][0] is None and kept[0][1] is not None
+    assert "code d'invitation" in await chat.text("/moi")
+
+
+async def test_a_coordinator_erases_a_member_who_left(app: App, transport: FakeTransport) -> None:
+    await joined(app, transport, "referent", "u-left-4410", territory="35-fougeres", name="Yannick Parti")
+    outsider = await joined(app, transport, "referent", "u-stay-971", territory="971-nord-gt", name="Joëlle Reste")
+    coordinator = await joined(app, transport, "coordinator", "u-coord-rm", territory="35-fougeres")
+    choices = (await coordinator.say("/retirer_membre"))[0].choices
+    labels = [c.label for c in choices]
+    assert "Yannick Parti" in labels and "Joëlle Reste" not in labels
+    await coordinator.pick("Yannick Parti")
+    await coordinator.pick("Oui, supprimer")
+    dump = await _dump(app)
+    assert "Yannick" not in dump and "u-left-4410" not in dump and "Joëlle Reste" in dump
+    assert "Votre profil" in await outsider.text("/moi")
+
+
+async def test_retention_anonymises_old_reports_and_purges_stale_rows(
+    app: App, transport: FakeTransport, clock: FrozenClock
+) -> None:
+    chat = await joined(app, transport, "referent", "u-old", territory="35-fougeres")
+    await _report(chat)
+    await chat.say("/nom")
+    clock.advance(timedelta(days=30 * 25))
+    await app.scheduler.tick()
+    async with app.sessions() as session:
+        report = (await session.execute(text("select author_id, anonymised_at from report"))).one()
+        conversations = (await session.execute(text("select count(*) from conversation"))).scalar_one()
+        invitations = (await session.execute(text("select count(*) from invitation"))).scalar_one()
+    assert report[0] is None and report[1] is not None
+    assert conversations == 0 and invitations == 0
+    assert Report.__tablename__ == "report"
+
+
+async def test_flood_guard_warns_once_then_stays_silent(app: App, transport: FakeTransport,
+                                                        clock: FrozenClock) -> None:
+    chat = await joined(app, transport, "referent", "u-flood", territory="35-fougeres")
+    limit = app.settings.rate_limit_per_minute
+    before = len(transport.to("u-flood"))
+    for i in range(limit + 10):
+        await app.dispatcher.handle(TextReceived(chat.address, "/moi", f"flood-{i}"))
+    answers = [r.text for r in transport.to("u-flood")[before:]]
+    assert sum("Patientez une minute" in a for a in answers) == 1
+    assert len(answers) <= limit + 1
+    clock.advance(timedelta(minutes=2))
+    assert "Votre profil" in await chat.text("/moi")
+
+
+async def test_overlong_messages_get_a_clear_limit(app: App, transport: FakeTransport) -> None:
+    chat = await joined(app, transport, "referent", "u-long", territory="35-fougeres")
+    assert "4000 caractères" in await chat.text("a" * 5000)
