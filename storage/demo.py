@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import random
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Identity, Member, Territory
+from storage.reports import NewReport, create_report, set_status
 from storage.territories import add_territory
 
 TERRITORIES = (
@@ -45,3 +47,37 @@ async def seed_demo(session: AsyncSession, now: datetime) -> None:
                                       created_at=now)]
         session.add(member)
     await session.flush()
+
+
+DEMO_REPORTS = (
+    # theme, commune, description, public, urgency
+    ("demarche", "35243", "Le site de la CAF refuse la connexion FranceConnect depuis la mise à jour.", "seniors",
+     "urgent"),
+    ("connexion", "35243", "Zone blanche au lieu-dit La Lande : aucune connexion mobile pour les démarches.", "tous",
+     "normal"),
+    ("equipement", "35115", "Plusieurs jeunes suivis n'ont qu'un téléphone cassé pour chercher un emploi.", "jeunes",
+     "normal"),
+    ("lieu", "35115", "Plus de créneau d'accompagnement le samedi à la médiathèque.", "familles", "low"),
+    ("demarche", "35360", "Rendez-vous ANTS introuvables pour les cartes d'identité.", "tous", "normal"),
+    ("securite", "35243", "Vague de SMS frauduleux « colis en attente » chez les seniors.", "seniors", "urgent"),
+    ("formation", "35360", "Demandes d'ateliers smartphone en hausse, liste d'attente de 6 semaines.", "seniors",
+     "low"),
+    ("accessibilite", "35115", "Personnes allophones bloquées sur les formulaires France Travail.", "allophones",
+     "normal"),
+    ("demarche", "97117", "Le simulateur de la CAF ne fonctionne pas depuis le réseau mobile.", "familles", "urgent"),
+    ("connexion", "97101", "Coupures internet répétées à la maison de quartier.", "tous", "normal"),
+)
+
+
+async def seed_demo_reports(session: AsyncSession, now: datetime) -> None:
+    """A few weeks of plausible reports, so /signalements and /synthese show something at once."""
+    rng = random.Random(35)
+    authors = {row.territory.code: row for row in (await session.execute(
+        select(Member).where(Member.role == "referent"))).unique().scalars()}
+    for i, (theme, insee, text, public, urgency) in enumerate(DEMO_REPORTS * 2):
+        author = authors["971-nord-gt" if insee.startswith("97") else "35-fougeres"]
+        new = NewReport(author.id, author.territory_id, theme, insee, "971" if insee.startswith("97") else "35",
+                        text, public, urgency, (), f"demo-{i}")
+        report = await create_report(session, new, now - timedelta(days=rng.randrange(1, 50), hours=rng.randrange(8)))
+        if i % 3 == 0:
+            await set_status(session, report, "acknowledged", now=now, by=None)
