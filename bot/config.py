@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     retention_months: int = 24  # field reports are anonymised after this many months
     rate_limit_per_minute: int = 30  # messages a person may send per minute before being asked to slow down
     max_message_length: int = 4000
+    # An edited copy of storage/reference/themes.toml (read by storage/themes.py straight from the environment).
+    themes_file: str = ""
 
     @property
     def telegram_enabled(self) -> bool:
