@@ -79,3 +79,4 @@ class Delivery:
     address: Address
     reply: Reply
     reply_to: str = ""  # platform message id this answers, if any
+    key: str = ""  # the outbox key: stable across retries, for platforms that de-duplicate sends (Matrix txn id)

@@ -81,6 +81,7 @@ class Outbox:
         self.stats = OutboxStats()
         self.metrics = metrics
         self._wake = asyncio.Event()
+        self._retry_in: dict[int, float] = {}  # seconds until a row that just failed is due again
         self._lock = asyncio.Lock()
 
     def wake(self) -> None:
@@ -95,6 +96,7 @@ class Outbox:
                                           .order_by(OutboxMessage.id))).scalars().all()
         for row in rows:
             if row.sent_at is None and not await self._send(row, interactive=True):
+                self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time
                 self.wake()
                 break
 
@@ -131,6 +133,7 @@ class Outbox:
                 await asyncio.sleep(wait)
             if not await self._send(row, interactive=False):
                 blocked.add(chat)
+                next_due = min(next_due, self._retry_in.pop(row.id, next_due))
         return max(next_due, 0.0)
 
     async def _send(self, row: OutboxMessage, *, interactive: bool) -> bool:
@@ -141,7 +144,7 @@ class Outbox:
         address = Address(row.platform, row.chat_id, "", row.is_group)
         limiter.record(row.chat_id, row.is_group)
         try:
-            message_id = await transport.send(Delivery(address, decode(row.payload)))
+            message_id = await transport.send(Delivery(address, decode(row.payload), key=row.key))
         except TransportError as error:
             await self._failed(row, error)
             return False
@@ -167,7 +170,9 @@ class Outbox:
             await self._mark(row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
             return
         self.stats.retried += 1
-        due = self.clock.now() + backoff(attempts, error.retry_after)
+        delay = backoff(attempts, error.retry_after)
+        self._retry_in[row.id] = delay.total_seconds()
+        due = self.clock.now() + delay
         log.info("outbox: message %s retry %d at %s (%s)", row.id, attempts, due.isoformat(), error)
         await self._mark(row.id, due_at=due, attempts=attempts, last_error=str(error)[:500])
 

@@ -14,12 +14,10 @@ router = Router("help")
 async def help_(_event: TextReceived, ctx: Context) -> Reply:
     assert isinstance(ctx.routes, Routes)
     lines = [t("help.title_group" if ctx.address.is_group else "help.title")]
-    prefix = "!" if ctx.address.platform == "matrix" else "/"
     for command in ctx.routes.visible_commands(ctx.role, is_group=ctx.address.is_group):
-        lines.append(f"- **{prefix}{command.name}** : {t(command.help_key)}")
+        lines.append(f"- **/{command.name}** : {t(command.help_key)}")
         if command.example_key:
-            example = t(command.example_key).replace("/", prefix, 1)
-            lines.append(f"  _{t('help.example', example=example)}_")
+            lines.append(f"  _{t('help.example', example=t(command.example_key))}_")
     lines.append(t("help.footer"))
     return Reply("\n".join(lines))
 

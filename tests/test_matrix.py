@@ -1,0 +1,473 @@
+"""The Matrix adapter against a real Synapse: onboarding, flows, encrypted rooms, restarts, invitations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import struct
+import time
+import zlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+from nio import (
+    AsyncClient,
+    EncryptionError,
+    MatrixRoom,
+    MegolmEvent,
+    RoomGetStateEventResponse,
+    RoomMemberEvent,
+    RoomMessage,
+    RoomMessageNotice,
+    RoomMessageText,
+    RoomSendError,
+)
+from nio.crypto.attachments import decrypt_attachment
+from sqlalchemy import func, select
+
+from bot.adapters.matrix import MatrixTransport
+from bot.adapters.matrix_content import html_body, notice, png_size
+from bot.adapters.matrix_inbound import after_own_arrival, to_event
+from bot.adapters.matrix_outbound import refusal
+from bot.adapters.matrix_session import MatrixConfig, server_allowed
+from bot.adapters.matrix_undecrypted import Undecrypted
+from bot.app import App
+from bot.config import Settings
+from bot.events import Address, Attachment, Choice, Delivery, Reply, TextReceived
+from handlers import help, onboarding, profile
+from storage.members import create_invitation
+from storage.models import InboundEvent
+from storage.territories import by_code
+from tests.servers.nio_helpers import create_dm, make_client, send_text, sync_until
+from tests.servers.synapse import SynapseServer, start_synapse
+
+ROUTERS = [help.router, onboarding.router, profile.router]  # the features these tests talk to, nothing else
+WAIT = 20.0  # seconds to wait for a reply; the first encrypted message waits for key sharing
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[SynapseServer]:
+    server = start_synapse()
+    yield server
+    server.stop()
+
+
+def _name(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+class Bot:
+    """The whole application with the Matrix adapter only, started and stopped like `relais run` does."""
+
+    def __init__(self, synapse: SynapseServer, data: Path, *, allowed: str = "", by_token: bool = False) -> None:
+        self.user_id, self.token = synapse.register(_name("relais"), "bot-password")
+        self.settings = Settings(database_url=f"sqlite:///{data / 'relais.db'}", data_dir=data / "data",
+                                 matrix_homeserver=synapse.url, matrix_user=self.user_id,
+                                 matrix_password="" if by_token else "bot-password",
+                                 matrix_access_token=self.token if by_token else "",
+                                 matrix_allowed_servers=allowed, _env_file=None)  # type: ignore[call-arg]
+        self.app: App | None = None
+        self.transport: MatrixTransport | None = None
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self, *, timeline_limit: int = 200) -> None:
+        self.transport = MatrixTransport(MatrixConfig.from_settings(self.settings), timeline_limit=timeline_limit)
+        self.app = App(self.settings, transports=[self.transport], routers=ROUTERS)
+        await self.app.prepare()
+        self._stop = asyncio.Event()
+        self._task = asyncio.create_task(self.app.serve(self._stop))
+        await asyncio.wait_for(self.transport.ready.wait(), WAIT)
+
+    async def stop(self) -> None:
+        if self._task is None or self.app is None:
+            return
+        self._stop.set()
+        await self._task
+        await self.app.close()
+        self._task = None
+
+    async def invitation(self, role: str = "referent") -> str:
+        assert self.app is not None
+        async with self.app.sessions() as session, session.begin():
+            territory = await by_code(session, "35-fougeres")
+            assert territory is not None
+            new = await create_invitation(session, role=role, territory_id=territory.id, now=self.app.clock.now())
+            return new.code
+
+    async def count(self, model: type) -> int:
+        assert self.app is not None
+        async with self.app.sessions() as session:
+            return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
+
+
+class Person:
+    """A Matrix user (an E2E-capable nio client) talking to the bot; remembers everything the bot said."""
+
+    def __init__(self, client: AsyncClient, bot_id: str, token: str) -> None:
+        self.client, self.bot_id, self.token = client, bot_id, token
+        self.room_id = ""
+        self.heard: list[tuple[str, RoomMessage]] = []
+        self._read: dict[str, int] = {}
+        client.add_event_callback(self._record, RoomMessage)
+
+    def _record(self, room: MatrixRoom, event: RoomMessage) -> None:
+        if event.sender == self.bot_id:
+            self.heard.append((room.room_id, event))
+
+    def from_bot(self, room_id: str = "") -> list[RoomMessage]:
+        return [e for r, e in self.heard if r == (room_id or self.room_id)]
+
+    async def open_dm(self, *, encrypted: bool) -> str:
+        self.room_id = await create_dm(self.client, self.bot_id, encrypted=encrypted)
+        await self.sees_bot_join(self.room_id)
+        return self.room_id
+
+    async def sees_bot_join(self, room_id: str) -> None:
+        def joined() -> bool:
+            room = self.client.rooms.get(room_id)
+            return room is not None and self.bot_id in room.users and self.bot_id not in room.invited_users
+
+        await sync_until(self.client, joined, WAIT, what="the bot joined")
+
+    async def say(self, text: str, room_id: str = "") -> None:
+        await send_text(self.client, room_id or self.room_id, text, keys_timeout=WAIT)
+
+    async def hears(self, needle: str, room_id: str = "") -> RoomMessage:
+        """The bot's next message in the room containing `needle` (earlier ones it skips are read too)."""
+        room = room_id or self.room_id
+        found: list[RoomMessage] = []
+
+        def arrived() -> bool:
+            messages = self.from_bot(room)
+            for index in range(self._read.get(room, 0), len(messages)):
+                if needle in getattr(messages[index], "body", ""):
+                    self._read[room] = index + 1
+                    found.append(messages[index])
+                    return True
+            return False
+
+        await sync_until(self.client, arrived, WAIT, what=f"a reply with {needle!r}")
+        return found[0]
+
+    async def ask(self, text: str, needle: str, room_id: str = "") -> RoomMessage:
+        await self.say(text, room_id)
+        return await self.hears(needle, room_id)
+
+    async def settle(self, seconds: float = 1.5) -> None:
+        """Keep syncing a moment, so that a duplicate the bot might send would be seen."""
+        with contextlib.suppress(TimeoutError):
+            await sync_until(self.client, lambda: False, seconds)
+
+
+@pytest.fixture
+async def bots(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Callable[..., Awaitable[Bot]]]:
+    started: list[Bot] = []
+
+    async def make(*, start: bool = True, allowed: str = "", by_token: bool = False) -> Bot:
+        bot = Bot(synapse, tmp_path / f"bot{len(started)}", allowed=allowed, by_token=by_token)
+        started.append(bot)
+        if start:
+            await bot.start()
+        return bot
+
+    yield make
+    for bot in started:
+        await bot.stop()
+
+
+@pytest.fixture
+async def people(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Callable[[Bot], Awaitable[Person]]]:
+    clients: list[AsyncClient] = []
+
+    async def make(bot: Bot) -> Person:
+        user_id, token = synapse.register(_name("camille"), "person-password")
+        client = await make_client(synapse.url, user_id, token, tmp_path / user_id.strip("@").split(":")[0])
+        clients.append(client)
+        return Person(client, bot.user_id, token)
+
+    yield make
+    for client in clients:
+        await client.close()
+
+
+async def _onboard(bot: Bot, person: Person, *, role: str = "referent", prefix: str = "/") -> None:
+    await person.ask(f"{prefix}start {await bot.invitation(role)}", "Bienvenue")
+
+
+# --- against Synapse -------------------------------------------------------------------------------------
+
+
+async def test_referent_joins_by_dm_and_runs_a_flow(bots: Callable[..., Awaitable[Bot]],
+                                                    people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    camille = await people(bot)
+    await camille.open_dm(encrypted=True)
+    await _onboard(bot, camille)
+    help_ = await camille.ask("!aide", "Ce que vous pouvez faire")
+    assert help_.source["content"]["msgtype"] == "m.notice" and help_.decrypted
+    assert "<b>Ce que vous pouvez faire :</b>" in help_.source["content"]["formatted_body"]
+    assert "!nom" in help_.source["content"]["body"]
+    await camille.ask("!nom", "Quel nom")
+    confirm = await camille.ask("Camille Martin, CCAS de Romagné", "Votre nom sera")
+    assert "1. Confirmer\n2. Corriger" in confirm.source["content"]["body"]
+    assert "<ol><li>Confirmer</li><li>Corriger</li></ol>" in confirm.source["content"]["formatted_body"]
+    await camille.ask("1", "C'est fait")
+    profile = await camille.ask("/moi", "Votre profil")
+    assert "Camille Martin, CCAS de Romagné" in profile.source["content"]["body"]
+    assert "Matrix / Tchap" in profile.source["content"]["body"]
+
+
+async def test_group_command_in_an_encrypted_coordination_room(
+        synapse: SynapseServer, bots: Callable[..., Awaitable[Bot]],
+        people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    claire, karim = await people(bot), await people(bot)
+    await claire.open_dm(encrypted=False)
+    await _onboard(bot, claire, role="coordinator", prefix="!")
+    assert karim.client.user_id is not None
+    room_id = await create_dm(claire.client, bot.user_id, encrypted=True)  # a private, encrypted room
+    await claire.client.room_invite(room_id, karim.client.user_id)
+    await sync_until(karim.client, lambda: room_id in karim.client.invited_rooms, WAIT, what="invited")
+    await karim.client.join(room_id)
+    await claire.sees_bot_join(room_id)
+    await sync_until(claire.client, lambda: claire.client.rooms[room_id].joined_count == 3, WAIT, what="3 members")
+    answer = await claire.ask("!aide", "Commandes du groupe", room_id)
+    assert answer.decrypted and answer.source["content"]["msgtype"] == "m.notice"
+    assert bot.transport is not None
+    sent = await bot.transport.send(Delivery(Address("matrix", room_id, "", True), Reply(
+        "Export", attachment=Attachment("signalements.csv", "text/csv", b"commune;theme\n35243;sante\n"))))
+    assert sent.startswith("$")
+    await claire.hears("Export", room_id)
+    csv = await claire.hears("signalements.csv", room_id)
+    content = csv.source["content"]
+    assert content["msgtype"] == "m.file" and "file" in content and "url" not in content
+    assert await _download(synapse, claire.token, content["file"]) == b"commune;theme\n35243;sante\n"
+
+
+async def _download(synapse: SynapseServer, token: str, file: dict[str, object]) -> bytes:
+    """Fetch an encrypted attachment (authenticated media API) and decrypt it as a client would."""
+    url = str(file["url"]).removeprefix("mxc://")
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{synapse.url}/_matrix/client/v1/media/download/{url}",
+            headers={"Authorization": f"Bearer {token}"}) as response:
+        ciphertext = await response.read()
+    key, hashes = file["key"], file["hashes"]
+    assert isinstance(key, dict) and isinstance(hashes, dict)
+    return bytes(decrypt_attachment(ciphertext, key["k"], hashes["sha256"], str(file["iv"])))
+
+
+async def test_restart_mid_flow_handles_what_was_said_meanwhile_once(
+        bots: Callable[..., Awaitable[Bot]], people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    dominique = await people(bot)
+    await dominique.open_dm(encrypted=True)
+    await _onboard(bot, dominique)
+    await dominique.ask("!nom", "Quel nom")
+    assert bot.transport is not None and bot.transport.client is not None
+    device = bot.transport.client.device_id
+    await bot.stop()
+    for text in ("Dominique Leroy", "1", "!moi"):  # more than the timeline limit below: a gap to fill
+        await dominique.say(text)
+    await bot.start(timeline_limit=2)
+    assert bot.transport is not None and bot.transport.client is not None
+    assert bot.transport.client.device_id == device  # same device, same keys: the old sessions still decrypt
+    credentials = bot.settings.data_path / "matrix" / "credentials.json"
+    assert credentials.stat().st_mode & 0o077 == 0
+    await dominique.hears("Votre nom sera")
+    await dominique.hears("C'est fait")
+    assert "Dominique Leroy" in (await dominique.hears("Votre profil")).source["content"]["body"]
+    await dominique.settle()
+    bodies = [e.source["content"]["body"] for e in dominique.from_bot()]
+    assert len(bodies) == len(set(bodies)), bodies  # nothing answered twice
+    assert await bot.count(InboundEvent) == 5  # /start, !nom, the name, 1, !moi: each handled once
+
+
+async def test_homeserver_restart_is_survived(synapse: SynapseServer, bots: Callable[..., Awaitable[Bot]],
+                                             people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    yann = await people(bot)
+    await yann.open_dm(encrypted=True)
+    await _onboard(bot, yann)
+    await asyncio.to_thread(synapse.restart)
+    await yann.ask("!moi", "Votre profil")
+    await yann.ask("!aide", "Ce que vous pouvez faire")
+    await yann.settle()
+    bodies = [e.source["content"]["body"] for e in yann.from_bot()]
+    assert len(bodies) == len(set(bodies)), bodies
+    assert bot.transport is not None and bot.transport.healthy()
+    assert await bot.count(InboundEvent) == 3
+
+
+async def test_invitation_from_a_server_not_allowed_is_declined(
+        bots: Callable[..., Awaitable[Bot]], people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots(allowed="*.tchap.gouv.fr")
+    stranger = await people(bot)
+    room_id = await create_dm(stranger.client, bot.user_id, encrypted=False)
+    deadline = time.monotonic() + WAIT
+    membership = "invite"
+    while membership == "invite" and time.monotonic() < deadline:
+        state = await stranger.client.room_get_state_event(room_id, "m.room.member", bot.user_id)
+        assert isinstance(state, RoomGetStateEventResponse)
+        membership = state.content["membership"]
+        await asyncio.sleep(0.1)
+    assert membership == "leave"
+    assert bot.transport is not None and bot.transport.client is not None
+    assert room_id not in bot.transport.client.rooms
+
+
+async def test_backlog_is_ignored_at_first_start(synapse: SynapseServer, bots: Callable[..., Awaitable[Bot]],
+                                                 people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots(start=False)
+    louise = await people(bot)
+    louise.room_id = await create_dm(louise.client, bot.user_id, encrypted=False)
+    before = AsyncClient(synapse.url, bot.user_id)  # the account was in the room before relais ever ran
+    before.access_token, before.user_id = bot.token, bot.user_id
+    await before.join(louise.room_id)
+    await before.close()
+    await louise.say("!aide")
+    await bot.start()
+    await louise.ask("!moi", "Pour rejoindre le réseau")
+    await louise.settle()
+    assert len(louise.from_bot()) == 1  # the !aide of before the first start got no answer
+
+
+async def test_login_with_an_access_token_only(bots: Callable[..., Awaitable[Bot]],
+                                               people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots(by_token=True)
+    assert not bot.settings.matrix_password
+    sacha = await people(bot)
+    await sacha.open_dm(encrypted=True)
+    await sacha.ask("bonjour", "code d'invitation")
+
+
+# --- contract tests on real payloads (no server) ---------------------------------------------------------
+
+
+def _png(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+
+
+def test_reply_renders_as_a_notice_with_html_and_numbered_choices() -> None:
+    reply = Reply("**Votre nom** : <Camille> & co\n- un\n  _détail_\n- [lien](https://example.org/a?b=1&c=2)",
+                  choices=(Choice("ok", "Confirmer"), Choice("redo", "Corriger")))
+    content = notice(reply, reply_to="$question")
+    assert content["msgtype"] == "m.notice" and content["format"] == "org.matrix.custom.html"
+    assert content["body"].startswith("Votre nom : <Camille> & co\n- un\n")
+    assert "1. Confirmer\n2. Corriger" in content["body"]
+    html = content["formatted_body"]
+    assert html.startswith("<b>Votre nom</b> : &lt;Camille&gt; &amp; co<br><ul><li>un<br><i>détail</i></li>")
+    assert '<a href="https://example.org/a?b=1&amp;c=2">lien</a>' in html
+    assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": "$question"}}
+    assert html_body("a\nb") == "a<br>b"
+    assert png_size(_png(640, 480)) == (640, 480) and png_size(b"not a png") is None
+
+
+def test_allowed_servers_patterns() -> None:
+    tchap = ("*.tchap.gouv.fr",)
+    assert server_allowed("@camille:agent.tchap.gouv.fr", tchap)
+    assert not server_allowed("@camille:evil.fr", tchap)
+    assert not server_allowed("@camille:tchap.gouv.fr.evil.fr", tchap)
+    assert server_allowed("@bot:localhost:8448", ("localhost",))
+    assert not server_allowed("", ("*",))
+
+
+def test_rate_limit_error_carries_retry_after() -> None:
+    error = refusal(RoomSendError.from_dict({"errcode": "M_LIMIT_EXCEEDED", "error": "Too Many Requests",
+                                             "retry_after_ms": 1500}, "!room:localhost"))
+    assert error.retry_after == 1.5 and not error.permanent
+    forbidden = RoomSendError.from_dict({"errcode": "M_FORBIDDEN", "error": "not in room"}, "!r:localhost")
+    assert refusal(forbidden).permanent
+
+
+def _text(sender: str, body: str, relates_to: dict[str, object] | None = None) -> RoomMessageText:
+    """An m.room.message as Synapse delivers it in a sync."""
+    content: dict[str, object] = {"msgtype": "m.text", "body": body}
+    if relates_to:
+        content["m.relates_to"] = relates_to
+    event = RoomMessageText.from_dict({"type": "m.room.message", "sender": sender, "event_id": "$1",
+                                       "origin_server_ts": 1, "content": content})
+    assert isinstance(event, RoomMessageText)
+    return event
+
+
+def test_inbound_texts_become_core_events() -> None:
+    room = MatrixRoom("!room:localhost", "@relais:localhost")
+    for user in ("@relais:localhost", "@camille:localhost"):
+        room.add_member(user, None, None)
+    seen = to_event(room, _text("@camille:localhost", "!aide"), "@relais:localhost")
+    assert seen == TextReceived(Address("matrix", "!room:localhost", "@camille:localhost", False, "camille"),
+                                "!aide", "$1")
+    assert to_event(room, _text("@relais:localhost", "!aide"), "@relais:localhost") is None
+    edit = _text("@camille:localhost", "* !aide", {"rel_type": "m.replace", "event_id": "$0"})
+    assert to_event(room, edit, "@relais:localhost") is None
+    reply = _text("@camille:localhost", "> <@relais:localhost> Choisissez\n> 1. Oui\n\n2",
+                  {"m.in_reply_to": {"event_id": "$0"}})
+    assert isinstance(got := to_event(room, reply, "@relais:localhost"), TextReceived) and got.text == "2"
+    mention = to_event(room, _text("@camille:localhost", "relais: !aide"), "@relais:localhost")
+    assert isinstance(mention, TextReceived) and mention.text == "!aide"
+    room.add_member("@karim:localhost", None, None)
+    grouped = to_event(room, _text("@camille:localhost", "!aide"), "@relais:localhost")
+    assert grouped is not None and grouped.address.is_group
+    notice_ = RoomMessageNotice.from_dict({"type": "m.room.message", "sender": "@karim:localhost", "event_id": "$2",
+                                           "origin_server_ts": 1, "content": {"msgtype": "m.notice", "body": "!aide"}})
+    assert to_event(room, notice_, "@relais:localhost") is None  # other bots are not listened to
+
+
+def _member(user: str, membership: str, previous: str | None, sender: str = "@camille:localhost") -> RoomMemberEvent:
+    unsigned = {"prev_content": {"membership": previous}} if previous else {}
+    event = RoomMemberEvent.from_dict({"type": "m.room.member", "sender": sender, "state_key": user,
+                                       "event_id": f"${user}{membership}", "origin_server_ts": 1,
+                                       "content": {"membership": membership}, "unsigned": unsigned})
+    assert isinstance(event, RoomMemberEvent)
+    return event
+
+
+def test_a_newly_joined_room_is_heard_from_the_invitation_on() -> None:
+    bot = "@relais:localhost"
+    old, start = _text("@camille:localhost", "!aide"), _text("@camille:localhost", "/start CODE")
+    timeline = [old, _member(bot, "invite", None), start, _member(bot, "join", "invite", sender=bot)]
+    assert list(after_own_arrival(timeline, bot)) == [start, timeline[3]]  # the /start typed before the join
+    rename = _member(bot, "join", "join", sender=bot)  # a display name change is no arrival
+    assert list(after_own_arrival([old, rename], bot)) == [old, rename]
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.sent: list[Delivery] = []
+
+    async def send(self, delivery: Delivery) -> str:
+        self.sent.append(delivery)
+        return "$asked"
+
+
+class _NoKeys:
+    def decrypt_event(self, event: MegolmEvent) -> RoomMessageText:
+        raise EncryptionError("no session")
+
+
+async def test_unreadable_message_in_a_dm_asks_once_for_a_resend() -> None:
+    now = [0.0]
+    pending = Undecrypted(ask_after=30, give_up_after=600, monotonic=lambda: now[0])
+    dm, group = MatrixRoom("!dm:localhost", "@relais:localhost"), MatrixRoom("!group:localhost", "@relais:localhost")
+    for user in ("@relais:localhost", "@camille:localhost"):
+        dm.add_member(user, None, None)
+        group.add_member(user, None, None)
+    group.add_member("@karim:localhost", None, None)
+    for room, event_id in ((dm, "$a"), (dm, "$b"), (group, "$c")):
+        event = MegolmEvent.from_dict({"type": "m.room.encrypted", "sender": "@camille:localhost",
+                                       "event_id": event_id, "origin_server_ts": 1, "room_id": room.room_id,
+                                       "content": {"algorithm": "m.megolm.v1.aes-sha2", "ciphertext": "x",
+                                                   "sender_key": "k", "device_id": "D", "session_id": "s"}})
+        assert isinstance(event, MegolmEvent)
+        pending.add(room, event)
+    recorder, client = _Recorder(), _NoKeys()
+    assert await pending.retry(client, recorder) == [] and recorder.sent == []  # type: ignore[arg-type]
+    now[0] = 31
+    assert await pending.retry(client, recorder) == []  # type: ignore[arg-type]
+    assert [d.address.chat_id for d in recorder.sent] == ["!dm:localhost"]  # once, and not in the group
+    assert "renvoyer" in recorder.sent[0].reply.text
