@@ -36,11 +36,12 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if make_url(url).get_backend_name() != "sqlite":
+        # A restarted server leaves dead connections in the pool: test each one before handing it out.
+        kwargs.setdefault("pool_pre_ping", True)
     engine = create_async_engine(async_url(url), **kwargs)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
-    else:
-        kwargs.setdefault("pool_pre_ping", True)
     return engine
 
 

@@ -7,6 +7,7 @@ import csv
 import gzip
 import io
 import lzma
+import math
 import struct
 import sys
 from collections import defaultdict
@@ -82,8 +83,8 @@ def postal_codes_by_commune_id() -> dict[str, set[str]]:
 
 
 def fmt(value: float | None) -> str:
-    """Coordinate with 5 decimals, empty when missing."""
-    return "" if value is None else f"{value:.5f}"
+    """Coordinate with 5 decimals, empty when missing (an empty outline gives NaN: missing too)."""
+    return "" if value is None or math.isnan(value) else f"{value:.5f}"
 
 
 def commune_row(row: dict[str, str], refs: dict[str, dict[str, dict[str, str]]], codes: set[str]) -> list[str]:

@@ -1,0 +1,159 @@
+"""/partenaires through the fake transport: themes and communes, homonyms, paging, position, hours, fallback."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App
+from bot.events import Reply
+from storage.structure_import import import_demo
+from storage.structures import Structure
+from tests.chat import Chat, FakeTransport
+from tests.conftest import joined
+
+
+@pytest.fixture
+async def demo(app: App) -> App:
+    """The demo network with its ~25 demo structures (storage/reference/demo_structures.csv)."""
+    async with app.sessions() as session, session.begin():
+        await import_demo(session, app.clock.now())
+    return app
+
+
+async def guadeloupe(app: App, transport: FakeTransport, user: str = "u-971") -> Chat:
+    return await joined(app, transport, "referent", user, territory="971-nord-gt", name="Joël")
+
+
+def names(reply: Reply) -> list[str]:
+    """Result names in order, from the « **1. Name** » card titles."""
+    return [line.split(". ", 1)[1].rstrip("*") for line in reply.text.splitlines()
+            if line.startswith("**") and line[2:3].isdigit()]
+
+
+def labels(reply: Reply) -> list[str]:
+    return [choice.label for choice in reply.choices]
+
+
+async def test_theme_and_commune_lists_the_commune_first_then_by_distance(demo: App, member_chat: Chat) -> None:
+    reply = (await member_chat.say("/partenaires démarches Romagné"))[-1]
+    assert reply.text.startswith("**Démarches administratives** à Romagné (35)")
+    found = names(reply)
+    assert found[:2] == ["Point numérique de la mairie de Romagné", "Romagné Connecté"]
+    assert "France Services du Pays de Fougères" in found[2:]
+    assert "Médiathèque L'Écume des mots" not in found  # no help with procedures there
+    assert "· Fougères · à 5," in reply.text and "Tél. 02 99 00 11 02" in reply.text
+    assert "https://www.openstreetmap.org/?mlat=48.34200&mlon=-1.27540#map=17/48.34200/-1.27540" in reply.text
+    assert "Horaires : lun.-ven. 9h-12h" in reply.text and "Services : Démarches administratives" in reply.text
+    for typed in ("aide CAF romagnee", "démarches à Romagne", "papiers ROMAGNÉ", "demarches 35133"):
+        assert names((await member_chat.say(f"/partenaires {typed}"))[-1])[:2] == found[:2], typed
+    compound = (await member_chat.say("/partenaires démarches saint-aubin-du-cormeir"))[-1]
+    assert "à Saint-Aubin-du-Cormier (35)" in compound.text
+
+
+async def test_homonyms_follow_the_member_territory_or_are_asked(demo: App, member_chat: Chat,
+                                                                  transport: FakeTransport) -> None:
+    local = (await member_chat.say("/partenaires Romagne"))[-1]
+    assert "à Romagné (35)" in local.text and names(local)[0].endswith("Romagné")
+    elsewhere = await guadeloupe(demo, transport)
+    asked = (await elsewhere.say("/partenaires démarches romagne"))[-1]
+    assert "Laquelle" in asked.text
+    assert set(labels(asked)) == {"Romagne (33)", "Romagne (86)", "Romagné (35)"}
+    chosen = (await elsewhere.pick("Romagne (86)"))[-1]
+    assert "à Romagne (86)" in chosen.text
+    assert names(chosen)[0] == "Espace numérique de la mairie de Romagne"
+
+
+async def test_le_moule_finds_guadeloupe_places_and_typos_are_forgiven(demo: App, transport: FakeTransport) -> None:
+    chat = await guadeloupe(demo, transport)
+    reply = (await chat.say("/partenaires wifi le moule"))[-1]
+    assert reply.text.startswith("**Accès internet et matériel** à Le Moule (971)")
+    found = names(reply)
+    assert found[0] == "Médiathèque du Moule"
+    assert {"Cyberbase des Abymes", "CCAS des Abymes – point numérique"} <= set(found)
+    typo = (await chat.say("/partenaires ordinateur le mouel"))[-1]
+    assert "à Le Moule (971)" in typo.text
+    postal = (await chat.say("/partenaires ordinateur 97160"))[-1]
+    assert "**Outils numériques du quotidien** à Le Moule (971)" in postal.text
+
+
+async def test_pages_of_five_with_next(demo: App, member_chat: Chat) -> None:
+    first = (await member_chat.say("/partenaires Fougères"))[-1]
+    assert len(names(first)) == 5 and "Suivants" in labels(first)
+    second = (await member_chat.pick("Suivants"))[-1]
+    assert second.text.startswith("Suite (6 à 10)")
+    assert not set(names(first)) & set(names(second))
+    assert "**6. " in second.text
+
+
+async def test_nothing_then_a_theme_then_a_commune(demo: App, member_chat: Chat) -> None:
+    asked = (await member_chat.say("/partenaires"))[-1]
+    assert "Quel type d'aide" in asked.text and "Tous les services" in labels(asked)
+    where = (await member_chat.pick("Matériel à prix solidaire"))[-1]
+    assert "Où ?" in where.text and {"Fougères (35)", "Romagné (35)", "Vitré (35)"} <= set(labels(where))
+    reply = (await member_chat.pick("Fougères (35)"))[-1]
+    assert names(reply)[0] == "CCAS de Fougères – accueil numérique"
+    assert "Recyclerie numérique du Couesnon" in names(reply)
+
+
+async def test_shared_position_searches_around_it(demo: App, member_chat: Chat) -> None:
+    await member_chat.say("/partenaires démarches")
+    reply = (await member_chat.share_location(48.1245, -1.2150))[-1]  # in Vitré
+    assert reply.text.startswith("**Démarches administratives** autour de votre position")
+    assert names(reply)[0] == "France Services Vitré Communauté"
+    await member_chat.say("/annuler")
+    anywhere = (await member_chat.share_location(16.2728, -61.5024))[-1]  # Les Abymes, no search under way
+    assert anywhere.text.startswith("**Tous les lieux** autour de votre position")
+    assert names(anywhere)[0] == "Cyberbase des Abymes"
+
+
+async def test_open_now_and_a_day_filter_on_known_hours(demo: App, member_chat: Chat,
+                                                        transport: FakeTransport) -> None:
+    # 2026-03-10 08:00 UTC: Tuesday 09:00 in Ille-et-Vilaine, 04:00 in Guadeloupe.
+    now = (await member_chat.say("/partenaires Romagné ouvert maintenant"))[-1]
+    assert names(now)[0] == "Point numérique de la mairie de Romagné" and "ouvert en ce moment" in now.text
+    assert "Médiathèque L'Écume des mots" not in names(now) and "Romagné Connecté" not in names(now)
+    saturday = (await member_chat.say("/partenaires Vitré samedi"))[-1]
+    assert "ouverts samedi" in saturday.text
+    assert "Centre social de Vitré" not in names(saturday)
+    assert {"France Services Vitré Communauté", "Médiathèque de Vitré"} <= set(names(saturday))
+    night = await (await guadeloupe(demo, transport)).say("/partenaires le moule ouvert maintenant")
+    assert "aucun lieu pour « Tous les lieux, ouverts maintenant »" in night[-1].text
+    assert names(night[-1])[0] == "CCAS du Moule"
+
+
+async def test_nothing_found_offers_the_nearest_without_the_filter(demo: App, member_chat: Chat) -> None:
+    reply = (await member_chat.say("/partenaires reconditionné Saint-Denis 974"))[-1]
+    assert "aucun lieu pour « Matériel à prix solidaire »" in reply.text
+    assert names(reply) == ["France Services Saint-Denis Centre"]
+    unknown = await member_chat.say("/partenaires wifi Zorglubville")
+    assert "Je ne trouve pas la commune « Zorglubville »" in unknown[0].text
+
+
+async def test_a_coordinator_corrects_and_adds_places(demo: App, transport: FakeTransport,
+                                                      member_chat: Chat) -> None:
+    coordinator = await joined(demo, transport, "coordinator", "u-coord", territory="35-fougeres", name="Claire")
+    found = (await coordinator.say("/ajouter_partenaire médiathèque vitré"))[-1]
+    assert "Corriger : Médiathèque de Vitré (Vitré)" in labels(found)
+    await coordinator.pick("Corriger : Médiathèque de Vitré")
+    await coordinator.pick("Modifier")
+    await coordinator.pick("Les horaires")
+    summary = (await coordinator.say("mar-sam 10h-18h"))[-1]
+    assert "Horaires : mar.-sam. 10h-18h" in summary.text
+    assert "C'est enregistré" in (await coordinator.pick("Enregistrer"))[-1].text
+    await coordinator.say("/ajouter_partenaire Espace numérique des Rochers")
+    for step in ("Vitré", "3 rue des Rochers"):
+        await coordinator.say(step)
+    await coordinator.pick("Passer")
+    await coordinator.pick("Sécurité en ligne")
+    await coordinator.pick("Terminé")
+    await coordinator.say("lundi au vendredi de 9h à 12h")
+    assert "C'est enregistré" in (await coordinator.pick("Enregistrer"))[-1].text
+    async with demo.sessions() as session:
+        rows = {s.name: s for s in (await session.execute(select(Structure).where(Structure.local))).scalars()}
+    assert rows["Médiathèque de Vitré"].hours == "Tu-Sa 10:00-18:00"
+    assert rows["Espace numérique des Rochers"].hours == "Mo-Fr 09:00-12:00"
+    assert rows["Espace numérique des Rochers"].services == "|securite|"
+    reply = (await member_chat.say("/partenaires sécurité Vitré"))[-1]
+    assert "Espace numérique des Rochers" in names(reply)
+    assert "réservée aux coordinateurs" in (await member_chat.say("/ajouter_partenaire"))[0].text
