@@ -33,6 +33,12 @@ def build_parser() -> argparse.ArgumentParser:
                          help="admin (default), coordinator, referent, coordinator-971 or referent-971")
     sub.add_parser("migrate", help="bring the database schema up to date")
     sub.add_parser("db-check", help="fail when models and migrations disagree (CI)")
+    backup = sub.add_parser("backup", help="save the database and RELAIS_DATA_DIR in one .tar.gz (bot running or not)")
+    backup.add_argument("--output", metavar="FILE.tar.gz",
+                        help="file, folder, or - for standard output (default: relais-backup-DATE.tar.gz here)")
+    restore = sub.add_parser("restore", help="put back a backup made by `relais backup` (stop the bot first)")
+    restore.add_argument("archive", metavar="FILE.tar.gz", help="the archive, or - for standard input")
+    restore.add_argument("--force", action="store_true", help="replace a database or data folder that holds data")
     territory = sub.add_parser("territory", help="add or list territories (région, département, réseau local)")
     tsub = territory.add_subparsers(dest="action", required=True, metavar="ACTION")
     add = tsub.add_parser("add", help="add a territory")
@@ -68,6 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("text")
     when.add_argument("--now", help="ISO date-time taken as now (default: the current time)")
     when.add_argument("--tz", default="Europe/Paris")
+    reminders = sub.add_parser("reminders", help="run the scheduled jobs once as at --now (meeting reminders due "
+                               "then are queued, each once) and print what was done; for support and tests")
+    reminders.add_argument("--now", help="ISO date-time with its offset, e.g. 2026-03-11T14:00+01:00 "
+                           "(default: the current time)")
     return parser
 
 

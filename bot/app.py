@@ -9,22 +9,36 @@ from collections.abc import Iterable, Sequence
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.dispatcher import Dispatcher
+from bot.i18n import t
 from bot.metrics import Metrics
 from bot.outbox import Outbox
 from bot.router import Router, Routes
 from bot.scheduler import Scheduler
 from bot.transport import Transport
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.demo import is_empty, seed_demo
+from storage.demo import is_empty, seed_demo, seed_demo_reports
+from storage.meetings import seed_demo_meetings
+from storage.structures import seed_demo_structures
 
 log = logging.getLogger(__name__)
 
 
 def feature_routers() -> list[Router]:
     """Every feature's router, in /aide order of registration."""
-    from handlers import digest, help, onboarding, profile, report_followup, reports
+    from handlers import digest, help, onboarding, partner_edit, partners, privacy, profile, report_followup, reports
+    from handlers.meetings import ROUTERS as meeting_routers
 
-    return [help.router, reports.router, report_followup.router, digest.router, onboarding.router, profile.router]
+    return [help.router, reports.router, report_followup.router, partners.router, partner_edit.router, digest.router,
+            onboarding.router, profile.router, privacy.router, *meeting_routers]
+
+
+def command_menus(routes: Routes) -> dict[str, list[tuple[str, str]]]:
+    """Menus of commands with their French help (Telegram's setMyCommands): referents' in private chats (the
+    many; coordinators find theirs in /aide), coordinators' in groups."""
+    def menu(role: str, is_group: bool) -> list[tuple[str, str]]:
+        return [(c.name, t(c.help_key)) for c in routes.visible_commands(role, is_group=is_group)]
+
+    return {"private": menu("referent", False), "group": menu("coordinator", True)}
 
 
 class App:
@@ -36,6 +50,9 @@ class App:
         self.sessions = make_sessionmaker(self.engine)
         self.routes = Routes(routers if routers is not None else feature_routers())
         self.transports: dict[str, Transport] = {t.platform: t for t in transports}
+        for transport in self.transports.values():
+            if hasattr(transport, "set_commands"):
+                transport.set_commands(command_menus(self.routes))
         self.metrics = Metrics()
         self.outbox = Outbox(self.sessions, self.transports, self.clock,
                              max_attempts=settings.outbox_max_attempts, metrics=self.metrics)
@@ -51,11 +68,15 @@ class App:
             async with self.sessions() as session, session.begin():
                 if await is_empty(session):
                     await seed_demo(session, self.clock.now())
+                    if self.settings.demo_content:
+                        await seed_demo_reports(session, self.clock.now())
+                        await seed_demo_structures(session, self.clock.now())
+                        await seed_demo_meetings(session, self.clock.now())
                     log.info("demo network seeded")
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run every transport, the outbox worker and the API until `stop` is set, then shut down cleanly."""
-        tasks = [asyncio.create_task(self.outbox.run(stop), name="outbox")]
+        tasks = [asyncio.create_task(self.outbox.run(stop, self.scheduler.leadership.acquire), name="outbox")]
         if self.settings.api_listen:
             from bot.api import serve
 
@@ -66,9 +87,9 @@ class App:
         log.info("relais is running with: %s", ", ".join(self.transports) or "no adapter")
         await stop.wait()
         await self.scheduler.stop()
+        await self.outbox.run_once()  # flush what is due while the adapters can still send
         for transport in self.transports.values():
             await transport.stop()
-        await self.outbox.run_once()
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def close(self) -> None:

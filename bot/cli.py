@@ -102,6 +102,40 @@ async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+async def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import BackupError, create_backup
+    from bot.clock import SystemClock
+    from bot.i18n import t
+
+    try:
+        done = await asyncio.to_thread(create_backup, settings, args.output, SystemClock().now())
+    except BackupError as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 1
+    m = done.manifest
+    if done.path is None:  # the archive went to standard output: the summary must not mix with it
+        print(t("backup.done_stream", database=m.database, files=m.data_files), file=sys.stderr)
+    else:
+        n = done.path.stat().st_size
+        size = f"{n / 1e6:.1f} Mo".replace(".", ",") if n >= 1e6 else f"{max(n // 1000, 1)} ko"
+        print(t("backup.done", path=done.path, size=size, database=m.database, files=m.data_files))
+    return 0
+
+
+async def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.backup import BackupError, restore_backup
+    from bot.i18n import t
+
+    try:
+        m = await asyncio.to_thread(restore_backup, settings, args.archive, force=args.force)
+    except BackupError as error:
+        print(f"Erreur : {error}", file=sys.stderr)
+        return 1
+    when = m.created_at[:16].replace("T", " à ") + " UTC"
+    print(t("backup.restored", date=when, database=m.database, files=m.data_files))
+    return 0
+
+
 async def cmd_territory(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with prepared(settings) as app, app.sessions() as session, session.begin():
@@ -271,3 +305,52 @@ def _print_import(report: Any) -> None:
         print(t("partners.import_unknown_services", values=values))
     if report.bad_hours:
         print(t("partners.import_bad_hours", count=report.bad_hours))
+
+
+async def cmd_reminders(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the scheduled jobs once as at --now; print the reminders handled, and the console members' messages."""
+    import io
+    from datetime import UTC
+
+    from bot.adapters.console import ConsoleTransport
+    from bot.clock import FrozenClock
+    from bot.i18n import t
+
+    try:
+        now = datetime.fromisoformat(args.now) if args.now else datetime.now(UTC)
+    except ValueError:
+        now = None
+    if now is None or now.utcoffset() is None:
+        print(t("meetings.cli_bad_now", now=args.now), file=sys.stderr)
+        return 2
+    console = ConsoleTransport("reminders", stdin=io.StringIO(), files_dir=settings.data_path / "exports")
+    app = App(settings, clock=FrozenClock(now), transports=[console])
+    await app.prepare()
+    try:
+        await app.scheduler.tick()
+        if not app.scheduler.leadership.is_leader:
+            print(t("meetings.cli_not_leader"), file=sys.stderr)
+            return 1
+        await app.outbox.run_once()  # console members' messages (the demo); other platforms: the running bot
+        async with app.sessions() as session:
+            lines = await _reminders_report(session, now)
+        print("\n".join(lines) or t("meetings.cli_nothing", now=now.isoformat()))
+        return 0
+    finally:
+        await app.scheduler.stop()
+        await app.close()
+
+
+async def _reminders_report(session: AsyncSession, now: datetime) -> list[str]:
+    from bot.dates import format_when
+    from bot.i18n import t
+    from storage.meetings import Meeting, reminders_handled_at
+
+    lines = []
+    for batch in await reminders_handled_at(session, now):
+        meeting = await session.get(Meeting, batch.meeting_id)
+        assert meeting is not None
+        lines.append(t("meetings.cli_line", meeting=meeting.id, when=format_when(batch.starts_at, meeting.tz),
+                       offset=batch.offset_code, outcome=t(f"meetings.cli_outcome_{batch.outcome}"),
+                       recipients=batch.recipients))
+    return lines

@@ -20,6 +20,8 @@ class Settings(BaseSettings):
     conversation_ttl_minutes: int = 24 * 60
     # Seed the demo territory and members on an empty database (console and first start).
     demo_seed: bool = True
+    # …with sample reports, partner places and meetings (off in the test suite, which builds its own).
+    demo_content: bool = True
 
     telegram_token: str = ""
     telegram_api_url: str = ""  # e.g. http://127.0.0.1:8081/bot (the token is appended)

@@ -106,7 +106,9 @@ class Dispatcher:
             conversation = await load_conversation(session, event.address, now)
             ctx = Context(session, event.address, member, conversation, self.clock, self.settings,
                           self._event_key(event), self.routes)
-            replies = self._bind_choices(await self._run(event, ctx), conversation)
+            # A stateless button (RSVP…) leaves the flow's own prompt alone unless it offers new choices.
+            replies = self._bind_choices(await self._run(event, ctx), conversation,
+                                         keep_offer=self._is_action(event))
             if ctx.member is None and member is None:  # a stranger leaves no trace: roll back, answer directly
                 await session.rollback()
                 return [], replies
@@ -124,6 +126,9 @@ class Dispatcher:
             return []
         return [result] if isinstance(result, Reply) else list(result)
 
+    def _is_action(self, event: Event) -> bool:
+        return isinstance(event, ChoiceMade) and event.prompt_id in self.routes.actions
+
     @staticmethod
     def _typed_choice(event: Event, conversation: ConversationState) -> Event:
         """"2" or a label typed in answer to offered choices becomes the same ChoiceMade as a button press."""
@@ -135,11 +140,11 @@ class Dispatcher:
         return ChoiceMade(event.address, conversation.prompt_id, choice.id, event.message_id)
 
     @staticmethod
-    def _bind_choices(replies: list[Reply], conversation: ConversationState) -> list[Reply]:
+    def _bind_choices(replies: list[Reply], conversation: ConversationState, *, keep_offer: bool) -> list[Reply]:
         """The last reply with choices (and no prompt of its own) becomes the conversation's current prompt."""
         last = max((i for i, r in enumerate(replies) if r.choices and not r.prompt_id), default=None)
         if last is None:
-            if replies:
+            if replies and not keep_offer:
                 conversation.clear_offer()
             return replies
         bound = list(replies)

@@ -27,6 +27,11 @@ def render(text: str, *, bold: Callable[[str], str], italic: Callable[[str], str
     return "".join(out)
 
 
+def token_spans(text: str) -> list[tuple[int, int]]:
+    """Where each markup token starts and ends: a long text may be cut only outside them."""
+    return [match.span() for match in _TOKEN.finditer(text)]
+
+
 def to_html(text: str) -> str:
     return render(text, bold=lambda s: f"<b>{s}</b>", italic=lambda s: f"<i>{s}</i>",
                   link=lambda label, url: f'<a href="{escape(url, quote=True)}">{label}</a>',

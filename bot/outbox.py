@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -82,6 +83,9 @@ class Outbox:
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._retry_in: dict[int, float] = {}  # seconds until a row that just failed is due again
+        self._busy: set[int] = set()  # rows being sent right now
+        self._sent: set[int] = set()  # rows this process sent lately (a round may have loaded them before)
+        self._sent_order: deque[int] = deque()
         self._lock = asyncio.Lock()
 
     def wake(self) -> None:
@@ -95,7 +99,7 @@ class Outbox:
             rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids))
                                           .order_by(OutboxMessage.id))).scalars().all()
         for row in rows:
-            if row.sent_at is None and not await self._send(row, interactive=True):
+            if row.sent_at is None and await self._send(row) is False:
                 self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time
                 self.wake()
                 break
@@ -131,15 +135,36 @@ class Outbox:
                 continue
             if wait > 0:
                 await asyncio.sleep(wait)
-            if not await self._send(row, interactive=False):
+            sent = await self._send(row)
+            if sent is None:  # being sent right now as an answer: keep this chat's order
+                blocked.add(chat)
+            elif not sent:
                 blocked.add(chat)
                 next_due = min(next_due, self._retry_in.pop(row.id, next_due))
+        if len(rows) == self.batch and not blocked:
+            return 0.0  # a full batch went out: take the next one at once
         return max(next_due, 0.0)
 
-    async def _send(self, row: OutboxMessage, *, interactive: bool) -> bool:
+    async def _send(self, row: OutboxMessage) -> bool | None:
+        """True when sent, False when it failed (retry planned), None when another task has it or sent it."""
         transport = self.transports.get(row.platform)
         if transport is None:
             return False
+        if not self._claim(row.id):
+            return None
+        try:
+            return await self._send_claimed(row, transport)
+        finally:
+            self._busy.discard(row.id)
+
+    def _claim(self, row_id: int) -> bool:
+        """Answers (deliver) and the worker's round may meet on one row: only one of them sends it."""
+        if row_id in self._busy or row_id in self._sent:
+            return False
+        self._busy.add(row_id)
+        return True
+
+    async def _send_claimed(self, row: OutboxMessage, transport: Transport) -> bool:
         limiter = self.limiters[row.platform]
         address = Address(row.platform, row.chat_id, "", row.is_group)
         limiter.record(row.chat_id, row.is_group)
@@ -156,6 +181,10 @@ class Outbox:
         await self._mark(row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1,
                          payload={})
         self.stats.sent += 1
+        self._sent.add(row.id)
+        self._sent_order.append(row.id)
+        if len(self._sent_order) > 10_000:
+            self._sent.discard(self._sent_order.popleft())
         if self.metrics:
             self.metrics.messages_out.labels(row.platform).inc()
         return True
@@ -180,11 +209,14 @@ class Outbox:
         async with self.sessions() as session, session.begin():
             await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """The worker: rounds until `stop` is set; a wake() or the next due time starts a round."""
+    async def run(self, stop: asyncio.Event, may_run: Callable[[], Awaitable[bool]] | None = None) -> None:
+        """The worker: rounds until `stop` is set; a wake() or the next due time starts a round.
+
+        `may_run` keeps rounds to one process when several share a database (the scheduler's leader);
+        the others still send their own answers through deliver()."""
         while not stop.is_set():
             try:
-                delay = await self.run_once()
+                delay = await self.run_once() if may_run is None or await may_run() else 5.0
             except Exception:
                 log.exception("outbox: round failed; retrying shortly")
                 delay = 2.0

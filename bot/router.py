@@ -14,6 +14,8 @@ if TYPE_CHECKING:
 HandlerResult = Reply | list[Reply] | None
 Handler = Callable[[Any, "Context"], Awaitable[HandlerResult]]
 H = TypeVar("H", bound=Handler)
+JobRun = Callable[[Any], Awaitable[None]]
+J = TypeVar("J", bound=JobRun)
 
 STRANGER = "stranger"
 MEMBERS = ("referent", "coordinator", "admin")
@@ -26,7 +28,7 @@ class Job:
     """A periodic task of a feature (reminders due, weekly digests, retention), run by the scheduler."""
 
     name: str
-    run: Callable[[Any], Awaitable[None]]  # (bot.jobs.JobContext) -> None
+    run: JobRun  # (bot.jobs.JobContext) -> None
     every_seconds: float
 
 
@@ -83,8 +85,8 @@ class Router:
             raise ValueError("action prompt ids are plain words")
         return self._into(self.actions, prompt_id)
 
-    def job(self, name: str, *, every_seconds: float = 30) -> Callable[[H], H]:
-        def register(run: H) -> H:
+    def job(self, name: str, *, every_seconds: float = 30) -> Callable[[J], J]:
+        def register(run: J) -> J:
             self.jobs[name] = Job(name, run, every_seconds)
             return run
         return register

@@ -32,6 +32,8 @@ class Leadership:
         self._file: Any = None
 
     async def acquire(self) -> bool:
+        if self._connection is not None and not await self._still_held():
+            self._connection = None
         if self.is_leader:
             return True
         if self.engine.dialect.name == "postgresql":
@@ -41,6 +43,21 @@ class Leadership:
     @property
     def is_leader(self) -> bool:
         return self._connection is not None or self._file is not None
+
+    async def _still_held(self) -> bool:
+        """The advisory lock lives as long as its session: a dropped connection means another may lead now."""
+        assert self._connection is not None
+        try:
+            await self._connection.execute(text("select 1"))
+            await self._connection.commit()
+        except Exception:
+            log.warning("scheduler: lost the leader lock's connection; trying to lead again")
+            try:
+                await self._connection.invalidate()
+            except Exception:
+                log.debug("invalidate failed", exc_info=True)
+            return False
+        return True
 
     async def _acquire_advisory(self) -> bool:
         connection = await self.engine.connect()

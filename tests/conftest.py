@@ -73,7 +73,9 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
-    return Settings(database_url=database_url, data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    # The clock is frozen in tests: a per-minute flood limit would count a whole test as one minute.
+    return Settings(database_url=database_url, data_dir=tmp_path / "data", demo_content=False,
+                    rate_limit_per_minute=0, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture

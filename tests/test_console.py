@@ -16,7 +16,7 @@ RELAIS = [sys.executable, "-m", "bot"]
 
 def _env(database_url: str, tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
-    env.update(RELAIS_DATABASE_URL=database_url, RELAIS_DATA_DIR=str(tmp_path / "data"))
+    env.update(RELAIS_DATABASE_URL=database_url, RELAIS_DATA_DIR=str(tmp_path / "data"), RELAIS_DEMO_CONTENT="false")
     return env
 
 

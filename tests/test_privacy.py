@@ -10,6 +10,7 @@ from sqlalchemy import inspect, text
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.events import TextReceived
+from bot.flood import FloodGuard
 from storage.reports import Report
 from tests.chat import FakeTransport
 from tests.conftest import joined
@@ -95,7 +96,8 @@ async def test_retention_anonymises_old_reports_and_purges_stale_rows(
 async def test_flood_guard_warns_once_then_stays_silent(app: App, transport: FakeTransport,
                                                         clock: FrozenClock) -> None:
     chat = await joined(app, transport, "referent", "u-flood", territory="35-fougeres")
-    limit = app.settings.rate_limit_per_minute
+    limit = 30
+    app.dispatcher.flood = FloodGuard(limit)
     before = len(transport.to("u-flood"))
     for i in range(limit + 10):
         await app.dispatcher.handle(TextReceived(chat.address, "/moi", f"flood-{i}"))
