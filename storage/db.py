@@ -58,7 +58,7 @@ def alembic_config(url: str) -> Config:
 
 def migrate(url: str) -> None:
     """Bring the schema to the newest revision (runs at every start; a no-op when up to date)."""
-    command.upgrade(alembic_config(url), "heads")
+    command.upgrade(alembic_config(url), "head")
 
 
 def check_migrations(url: str) -> None:

@@ -1,7 +1,7 @@
 """meetings: dates and their changes, answers, reminders handled, reminder settings per territory
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-11-24 05:38:00.076751
 """
 from alembic import op
@@ -10,7 +10,7 @@ import storage.base
 
 
 revision = '0004'
-down_revision = '0002'
+down_revision = '0003'
 branch_labels = None
 depends_on = None
 

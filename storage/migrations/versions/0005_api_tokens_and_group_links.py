@@ -1,7 +1,7 @@
 """api tokens and group links
 
 Revision ID: 0005
-Revises: 0002
+Revises: 0004
 Create Date: 2026-11-24 05:27:27.220667
 """
 from alembic import op
@@ -10,7 +10,7 @@ import storage.base
 
 
 revision = '0005'
-down_revision = '0002'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
