@@ -355,14 +355,16 @@ DEMO_MEETINGS = (
 
 
 async def seed_demo_meetings(session: AsyncSession, now: datetime) -> list[Meeting]:
-    """One quarterly meeting per demo local network, 5 days ahead at 14:00 local: J-7 is over, J-1 will come."""
+    """One quarterly meeting per demo local network, 5–7 days ahead on a weekday at 14:00 local: J-1 will come."""
     created = []
     for code, title, place in DEMO_MEETINGS:
         territory = (await session.execute(select(Territory).where(Territory.code == code))).scalar_one_or_none()
         if territory is None:
             continue
         tz = ZoneInfo(territory.timezone)
-        local = datetime.combine(now.astimezone(tz).date() + timedelta(days=5), time(14, 0))
+        day = now.astimezone(tz).date() + timedelta(days=5)
+        day += timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)  # a weekday, like real ones
+        local = datetime.combine(day, time(14, 0))
         new = NewMeeting(territory.id, title, place, to_utc(local, tz), monthly_rule(local, 3), None, f"demo:{code}")
         created.append(await create_meeting(session, new, now))
     return created

@@ -337,7 +337,7 @@ async def test_a_territory_chooses_its_reminders_and_the_networks_below_inherit(
         "**Rappel : réunion dans 3 jours**", "**Rappel : réunion aujourd'hui**"]
 
 
-async def test_demo_meetings_are_five_days_ahead_so_j1_fires_for_each_local_network(
+async def test_demo_meetings_are_days_ahead_on_a_weekday_so_j1_fires_for_each_local_network(
     app: App, transport: FakeTransport, clock: FrozenClock
 ) -> None:
     async with app.sessions() as session, session.begin():
@@ -347,7 +347,7 @@ async def test_demo_meetings_are_five_days_ahead_so_j1_fires_for_each_local_netw
     async with app.sessions() as session:
         keys = list((await session.execute(select(OutboxMessage.key))).scalars())
     assert not [k for k in keys if k.startswith("reminder:")]  # J-7 was before they were planned
-    await remind(app, clock, utc(2026, 3, 14, 18, 0, 10))  # J-1 in Guadeloupe: 14:00 local
+    await remind(app, clock, utc(2026, 3, 15, 18, 0, 10))  # J-1 in Guadeloupe (the 15th fell on a Sunday: Monday 16th)
     async with app.sessions() as session:
         keys = list((await session.execute(select(OutboxMessage.key))).scalars())
     assert len([k for k in keys if k.startswith("reminder:") and ":1d:" in k]) == 4  # the 4 members of local networks
