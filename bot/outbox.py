@@ -47,15 +47,36 @@ def decode(payload: Mapping[str, Any]) -> Reply:
                  choices_per_row=payload.get("per_row", 1))
 
 
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to queue: its idempotency key (kind, target, occurrence), where, what."""
+
+    key: str
+    address: Address
+    reply: Reply
+    priority: int = INITIATED
+    due_at: datetime | None = None
+
+
+async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now: datetime) -> list[int]:
+    """Queue messages in one statement, skipping keys already queued; ids of the rows added. Caller's transaction."""
+    if not items:
+        return []
+    rows = [dict(key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
+                 is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, created_at=now,
+                 due_at=i.due_at or now, attempts=0) for i in items]
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
+    if len(rows) == 1:
+        return list((await session.execute(stmt.values(**rows[0]))).scalars())
+    return list((await session.execute(stmt, rows)).scalars())  # executemany: SQLAlchemy batches the VALUES
+
+
 async def enqueue(session: AsyncSession, key: str, address: Address, reply: Reply, *, now: datetime,
                   priority: int = INITIATED, due_at: datetime | None = None) -> int | None:
     """Add a message unless one with the same key exists; its id when added. Runs in the caller's transaction."""
-    values = dict(key=key[:255], platform=address.platform, chat_id=address.chat_id, is_group=address.is_group,
-                  payload=encode(reply), priority=priority, created_at=now, due_at=due_at or now, attempts=0)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).values(**values).on_conflict_do_nothing(index_elements=["key"])
-    result = await session.execute(stmt.returning(OutboxMessage.id))
-    return result.scalar_one_or_none()
+    ids = await enqueue_many(session, [Outgoing(key, address, reply, priority, due_at)], now=now)
+    return ids[0] if ids else None
 
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:

@@ -9,6 +9,7 @@ from bot.context import Context
 from bot.dates import DateError, parse_when
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.notify import notify_members
 from bot.router import Router
 from handlers.meeting_answers import answer, load, management, manages
 from handlers.meeting_messages import (
@@ -19,7 +20,6 @@ from handlers.meeting_messages import (
     ics,
     invited,
     parse_answer,
-    queue_for,
     when,
 )
 from handlers.meeting_messages import zone_of as zone
@@ -107,7 +107,7 @@ async def apply(ctx: Context, found: Occurrence, kind: str, new_start: datetime 
 
 async def notify(ctx: Context, found: Occurrence, prefix: str, reply: MemberReply) -> int:
     members = await invited(ctx.session, found.meeting)
-    return await queue_for(ctx.session, members, lambda m: f"{prefix}:{m.id}", reply, now=ctx.now)
+    return await notify_members(ctx.session, members, lambda m: f"{prefix}:{m.id}", reply, now=ctx.now)
 
 
 def stopped(found: Occurrence) -> MemberReply:

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.calendar import CalendarEvent, attachment
 from bot.dates import WEEKDAYS, format_when
 from bot.events import Attachment, Choice, Reply
 from bot.i18n import t
-from bot.outbox import INITIATED, encode
 from storage.meetings import ANSWERS, Meeting, Occurrence, nth_weekday, rule_months
 from storage.members import members_of
 from storage.models import Member, OutboxMessage
@@ -120,21 +117,3 @@ async def already_queued(session: AsyncSession, prefix: str) -> set[str]:
     """Outbox keys starting with `prefix` (which members already got a message of this kind)."""
     query = select(OutboxMessage.key).where(OutboxMessage.key.startswith(prefix, autoescape=True))
     return set((await session.execute(query)).scalars())
-
-
-async def queue_for(session: AsyncSession, members: Sequence[Member], key: Callable[[Member], str],
-                    reply: MemberReply, *, now: datetime) -> int:
-    """One outbox row per member, in a few statements; a key already queued is skipped. Returns rows added."""
-    rows = [_row(member, key(member), reply, now) for member in members if member.identities]
-    if not rows:
-        return 0
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
-    return len((await session.execute(stmt, rows)).all())  # executemany: SQLAlchemy batches the VALUES
-
-
-def _row(member: Member, key: str, reply: MemberReply, now: datetime) -> dict[str, object]:
-    """To the platform the member joined from last, as bot.notify does."""
-    identity = max(member.identities, key=lambda i: (i.created_at, i.id))
-    return dict(key=key[:255], platform=identity.platform, chat_id=identity.chat_id, is_group=False,
-                payload=encode(reply(member)), priority=INITIATED, created_at=now, due_at=now, attempts=0)

@@ -13,8 +13,9 @@ from bot.context import Context
 from bot.events import Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
+from bot.notify import notify_members
 from bot.router import COORDINATORS, Router, parse_command
-from handlers.meeting_messages import already_queued, ics, invited, offsets_text, queue_for, reminder
+from handlers.meeting_messages import already_queued, ics, invited, offsets_text, reminder
 from storage import audit
 from storage.meetings import (
     DEFAULT_OFFSETS,
@@ -106,7 +107,7 @@ async def queue_reminder(session: AsyncSession, item: Due, now: datetime, *, lat
                         invitation=invitation if first else None)
 
     members = await invited(session, found.meeting)
-    return await queue_for(session, members, lambda m: f"{prefix}{item.code}:{m.id}", reply, now=now)
+    return await notify_members(session, members, lambda m: f"{prefix}{item.code}:{m.id}", reply, now=now)
 
 
 def parse_french_offsets(text: str) -> tuple[str, ...]:

@@ -190,6 +190,20 @@ async def test_reminders_fire_at_the_right_local_instants_with_answer_buttons(
     assert len(reminders(transport, "u-karim")) == 3
 
 
+async def test_a_reminder_is_answered_by_typing_its_number_as_on_matrix_and_the_console(
+    app: App, transport: FakeTransport, clock: FrozenClock
+) -> None:
+    claire = await joined(app, transport, "coordinator", "u-claire-t", territory="35-fougeres", name="Claire")
+    karim = await joined(app, transport, "referent", "u-karim-t", territory="35-fougeres", name="Karim")
+    await schedule(claire, "vendredi 20 mars à 14h")
+    await remind(app, clock, utc(2026, 3, 19, 13, 0, 20))  # J-1
+    assert "C'est noté : **absent**" in await karim.text("2")
+    await claire.say("/nom")  # in the middle of a flow, « 1 » answers the flow, not the reminder
+    await remind(app, clock, utc(2026, 3, 20, 11, 0, 20))  # H-2
+    assert "Votre nom sera" in await claire.text("Claire B.")
+    assert "Votre réponse : **absent**" in reminders(transport, "u-karim-t")[-1].text
+
+
 async def test_a_reminder_missed_beyond_the_grace_period_is_logged_by_ids_and_skipped(
     app: App, transport: FakeTransport, clock: FrozenClock, caplog: pytest.LogCaptureFixture
 ) -> None:
