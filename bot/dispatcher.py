@@ -115,8 +115,11 @@ class Dispatcher:
             if ctx.member is None:  # the member was just erased: keep the erasure, store nothing more
                 return [], replies
             await conversation.save(session, now, self.ttl)
-            ids = [await self._enqueue(session, ctx, i, reply) for i, reply in enumerate(replies)]
-        return [i for i in ids if i is not None], []
+            base = f"reply:{ctx.event_key or secrets.token_hex(8)}"
+            items = [outbox_mod.Outgoing(f"{base}:{i}", ctx.address, reply, outbox_mod.INTERACTIVE)
+                     for i, reply in enumerate(replies)]
+            ids = await outbox_mod.enqueue_many(session, items, now=now)
+        return ids, []
 
     async def _run(self, event: Event, ctx: Context) -> list[Reply]:
         event = self._typed_choice(event, ctx.conversation)
@@ -150,11 +153,6 @@ class Dispatcher:
         bound = list(replies)
         bound[last] = replace(bound[last], prompt_id=conversation.offer(bound[last].choices))
         return bound
-
-    async def _enqueue(self, session: AsyncSession, ctx: Context, index: int, reply: Reply) -> int | None:
-        key = f"reply:{ctx.event_key or secrets.token_hex(8)}:{index}"
-        return await outbox_mod.enqueue(session, key, ctx.address, reply, now=ctx.now,
-                                        priority=outbox_mod.INTERACTIVE)
 
     @staticmethod
     def _event_key(event: Event) -> str:
