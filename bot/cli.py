@@ -38,10 +38,13 @@ def platform_transports(settings: Settings) -> list[Transport]:
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     transports = platform_transports(settings)
-    if not transports:
+    if not transports and sys.stdin.isatty():
         print("Aucune messagerie configurée (RELAIS_TELEGRAM_TOKEN, RELAIS_MATRIX_*) : mode console.",
               file=sys.stderr)
         return await cmd_console(argparse.Namespace(as_="admin"), settings)
+    if not transports:  # a service (Docker, systemd): keep the API and the scheduler up, say why nothing chats
+        print("Aucune messagerie configurée (RELAIS_TELEGRAM_TOKEN, RELAIS_MATRIX_*) : seuls l'API et les "
+              "tâches planifiées tournent.", file=sys.stderr)
     from bot.__main__ import install_stop_signals
 
     app = App(settings, transports=transports)

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     api_listen: str = ""  # e.g. 127.0.0.1:8080; empty: no HTTP API
 
-    outbox_max_attempts: int = 12
+    outbox_max_attempts: int = 40  # with backoff capped at 10 min: about 5 hours of platform outage
     controller_contact: str = "le service de coordination de votre département"
     retention_months: int = 24  # field reports are anonymised after this many months
     rate_limit_per_minute: int = 30  # messages a person may send per minute before being asked to slow down

@@ -17,7 +17,6 @@ from bot.jobs import JobContext
 from bot.outbox import enqueue
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
-from handlers.digest_chart import weekly_chart
 from storage import audit
 from storage.digest_queries import DigestFigures, Period, figures
 from storage.groups import all_links, group_of, link_group
@@ -78,6 +77,8 @@ async def build(session: AsyncSession, territory: Territory, period: Period) -> 
     labels = {th.id: th.short for th in themes().problems}
     chart = None
     if figs.weekly_by_theme:  # rendering takes ~0.15 s: off the event loop, other chats keep being answered
+        from handlers.digest_chart import weekly_chart  # matplotlib loads on first use, not at every start
+
         chart = await asyncio.to_thread(weekly_chart, figs.weekly_by_theme, labels, tz, t("digest.chart_title"))
     attachment = Attachment("synthese.png", "image/png", chart) if chart else None
     return Reply(text, attachment=attachment)

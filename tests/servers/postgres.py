@@ -211,6 +211,25 @@ class PostgresServer:
         with psycopg.connect(self.dsn, autocommit=True) as conn:
             conn.execute(query)
 
+    def halt(self) -> None:
+        """Fast shutdown (SIGINT) that keeps the cluster, for outage tests; ``resume()`` starts it again."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            self.process.wait(STOP_TIMEOUT)
+
+    def resume(self) -> None:
+        """Start the halted cluster again: same command, data directory and port; returns once it answers."""
+        if self.process.poll() is None:
+            return
+        demote: dict[str, Any] = {"user": NOBODY, "group": NOBODY, "extra_groups": []} if _is_root() else {}
+        with self.log_path.open("ab") as log:
+            self.process = subprocess.Popen(
+                self.process.args, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                cwd=self.run_dir, env=_child_env(), start_new_session=True, **demote,
+            )
+        if not _wait_ready(self.process, self.dsn, time.monotonic() + READY_TIMEOUT):
+            raise PostgresError(f"PostgreSQL did not restart on port {self.port}:\n{_tail(self.log_path)}")
+
     def stop(self) -> None:
         """Immediate shutdown (SIGQUIT, then SIGKILL) and removal of the cluster directory. Idempotent."""
         atexit.unregister(self.stop)
