@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -20,13 +19,8 @@ from storage.reports import NewReport, create_report
 from storage.territories import by_code
 from tests.chat import FakeTransport
 from tests.conftest import joined
+from tests.servers.process import free_port
 from tests.test_console import relais
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 async def _seed_reports(app: App, transport: FakeTransport) -> None:
@@ -49,7 +43,7 @@ async def _seed_reports(app: App, transport: FakeTransport) -> None:
 @pytest.fixture
 async def api(app: App, transport: FakeTransport) -> AsyncIterator[str]:
     await _seed_reports(app, transport)
-    port = _free_port()
+    port = free_port()
     stop = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve(app, f"127.0.0.1:{port}", stop))
     base = f"http://127.0.0.1:{port}"

@@ -10,7 +10,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
+
+from tests.servers.process import free_port, log_tail
 
 NOBODY = 65534
 READY_TIMEOUT = 30.0
@@ -140,19 +141,6 @@ def _public_copy(bindir: Path) -> Path:
     return dest / "bin"
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as exc:
-        return f"(no log: {exc})"
-
-
 def _child_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
     env.update(LC_ALL="C", LANG="C")
@@ -228,7 +216,7 @@ class PostgresServer:
                 cwd=self.run_dir, env=_child_env(), start_new_session=True, **demote,
             )
         if not _wait_ready(self.process, self.dsn, time.monotonic() + READY_TIMEOUT):
-            raise PostgresError(f"PostgreSQL did not restart on port {self.port}:\n{_tail(self.log_path)}")
+            raise PostgresError(f"PostgreSQL did not restart on port {self.port}:\n{log_tail(self.log_path)}")
 
     def stop(self) -> None:
         """Immediate shutdown (SIGQUIT, then SIGKILL) and removal of the cluster directory. Idempotent."""
@@ -311,12 +299,12 @@ def start_postgres(base_dir: Path | None = None) -> PostgresServer:
         if initdb.returncode != 0:
             raise PostgresError(
                 f"initdb ({bindir}) failed with exit code {initdb.returncode}; log {log_path}:\n"
-                f"{_tail(log_path)}"
+                f"{log_tail(log_path)}"
             )
         socket_dir = str(run_dir) if len(str(run_dir)) <= _SOCKET_DIR_MAX else ""
         deadline = time.monotonic() + READY_TIMEOUT
         for _attempt in range(3):
-            port = _free_port()
+            port = free_port()
             with log_path.open("ab") as log:
                 process = subprocess.Popen(
                     [str(bindir / "postgres"), "-D", str(data_dir), "-F", "-k", socket_dir, "-p", str(port),
@@ -336,13 +324,13 @@ def start_postgres(base_dir: Path | None = None) -> PostgresServer:
                 atexit.unregister(server.stop)
                 raise PostgresError(
                     f"PostgreSQL ({bindir}) not ready on port {port} after {READY_TIMEOUT:.0f} s: {exc}\n"
-                    f"log {log_path}:\n{_tail(log_path)}"
+                    f"log {log_path}:\n{log_tail(log_path)}"
                 ) from exc
             atexit.unregister(server.stop)
-            if "already in use" not in _tail(log_path, 10):  # lost a race for the port: try another
+            if "already in use" not in log_tail(log_path, 10):  # lost a race for the port: try another
                 break
         raise PostgresError(
-            f"PostgreSQL ({bindir}) exited with code {process.returncode}; log {log_path}:\n{_tail(log_path)}"
+            f"PostgreSQL ({bindir}) exited with code {process.returncode}; log {log_path}:\n{log_tail(log_path)}"
         )
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -10,7 +10,6 @@ import json
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -20,6 +19,8 @@ import urllib.request
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from tests.servers.process import free_port, log_tail
 
 SERVER_NAME = "localhost"
 READY_TIMEOUT = 60.0
@@ -50,19 +51,6 @@ _RATE_LIMITS: dict[str, Any] = {
 
 class SynapseError(RuntimeError):
     """The throwaway Synapse could not be configured, started or used."""
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError as exc:
-        return f"(no log: {exc})"
 
 
 def _http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 10.0) -> dict[str, Any]:
@@ -166,8 +154,8 @@ class SynapseServer:
         return self.run_dir / "console.log"
 
     def _logs(self) -> str:
-        return (f"console {self.console_path}:\n{_tail(self.console_path, 30)}\n"
-                f"log {self.log_path}:\n{_tail(self.log_path, 30)}")
+        return (f"console {self.console_path}:\n{log_tail(self.console_path, 30)}\n"
+                f"log {self.log_path}:\n{log_tail(self.log_path, 30)}")
 
     def _launch(self) -> None:
         started = time.monotonic()
@@ -253,7 +241,7 @@ def start_synapse(base_dir: Path | None = None) -> SynapseServer:
         base_dir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="relais-synapse-", dir=base_dir))
     try:
-        port = _free_port()
+        port = free_port()
         shared_secret = secrets.token_hex(16)
         config_path = _write_config(run_dir, port, shared_secret)
         _generate_keys(config_path, run_dir / f"{SERVER_NAME}.signing.key")
