@@ -19,6 +19,7 @@ from bot.config import Settings
 from storage.db import migrate
 from tests.chat import Chat, FakeTransport
 from tests.servers.postgres import PostgresServer, start_postgres
+from tests.servers.synapse import SynapseServer, start_synapse
 
 T = TypeVar("T")
 BACKENDS = ("sqlite", "postgresql")
@@ -29,6 +30,14 @@ _numbers = itertools.count()
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def synapse() -> Iterator[SynapseServer]:
+    """One real Synapse homeserver on 127.0.0.1 for the whole session (random user names per test)."""
+    server = start_synapse()
     yield server
     server.stop()
 

@@ -8,7 +8,7 @@ import secrets
 import struct
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -42,17 +42,10 @@ from storage.members import create_invitation
 from storage.models import InboundEvent
 from storage.territories import by_code
 from tests.servers.nio_helpers import create_dm, make_client, send_text, sync_until
-from tests.servers.synapse import SynapseServer, start_synapse
+from tests.servers.synapse import SynapseServer
 
 ROUTERS = [help.router, onboarding.router, profile.router]  # the features these tests talk to, nothing else
 WAIT = 20.0  # seconds to wait for a reply; the first encrypted message waits for key sharing
-
-
-@pytest.fixture(scope="session")
-def synapse() -> Iterator[SynapseServer]:
-    server = start_synapse()
-    yield server
-    server.stop()
 
 
 def _name(prefix: str) -> str:

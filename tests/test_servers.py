@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -13,45 +12,29 @@ from nio import AsyncClient, LoginResponse, RoomMessageText
 
 from tests.servers.nio_helpers import create_dm, join, make_client, send_text, wait_for_message
 from tests.servers.postgres import PostgresServer, start_postgres
-from tests.servers.synapse import SynapseServer, start_synapse
+from tests.servers.synapse import SynapseServer
 
 E2E_TIMEOUT = 20.0  # the first encrypted message waits for one-time keys and key sharing
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    server = start_postgres()
-    print(f"\nPostgreSQL ready in {server.start_seconds:.2f} s ({server.bindir})")
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def synapse_server() -> Iterator[SynapseServer]:
-    server = start_synapse()
-    print(f"\nSynapse ready in {server.start_seconds:.2f} s")
-    yield server
-    server.stop()
 
 
 def _user(prefix: str) -> str:
     return f"{prefix}{secrets.token_hex(4)}"
 
 
-def test_postgres_select_and_template_database(postgres_server: PostgresServer) -> None:
-    assert postgres_server.url.startswith("postgresql+psycopg://postgres@127.0.0.1:")
-    with psycopg.connect(postgres_server.dsn) as conn:
+def test_postgres_select_and_template_database(postgres: PostgresServer) -> None:
+    assert postgres.url.startswith("postgresql+psycopg://postgres@127.0.0.1:")
+    with psycopg.connect(postgres.dsn) as conn:
         assert conn.execute("select 1").fetchone() == (1,)
     name = _user("tpl")
-    url = postgres_server.create_database(name)
-    assert url == postgres_server.url_for(name)
-    with psycopg.connect(postgres_server.dsn_for(name)) as conn:
+    url = postgres.create_database(name)
+    assert url == postgres.url_for(name)
+    with psycopg.connect(postgres.dsn_for(name)) as conn:
         conn.execute("create table t (x int)")
         conn.execute("insert into t values (42)")
-    copy = postgres_server.create_database(name + "_copy", template=name)
+    copy = postgres.create_database(name + "_copy", template=name)
     with psycopg.connect(copy.replace("postgresql+psycopg", "postgresql")) as conn:
         assert conn.execute("select x from t").fetchone() == (42,)
-    postgres_server.drop_database(name + "_copy")
+    postgres.drop_database(name + "_copy")
 
 
 def test_postgres_stop_cleans_up(tmp_path: Path) -> None:
@@ -95,9 +78,9 @@ async def _exchange(alice: AsyncClient, bob: AsyncClient, encrypted: bool) -> No
 
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
 async def test_synapse_two_users_exchange(
-    synapse_server: SynapseServer, tmp_path: Path, encrypted: bool
+    synapse: SynapseServer, tmp_path: Path, encrypted: bool
 ) -> None:
-    alice, bob = await _pair(synapse_server, tmp_path)
+    alice, bob = await _pair(synapse, tmp_path)
     try:
         assert alice.olm is not None and bob.olm is not None
         await _exchange(alice, bob, encrypted)
@@ -106,18 +89,18 @@ async def test_synapse_two_users_exchange(
         await bob.close()
 
 
-async def test_synapse_restart_keeps_users(synapse_server: SynapseServer, tmp_path: Path) -> None:
-    alice, bob = await _pair(synapse_server, tmp_path)
+async def test_synapse_restart_keeps_users(synapse: SynapseServer, tmp_path: Path) -> None:
+    alice, bob = await _pair(synapse, tmp_path)
     try:
         assert bob.user_id is not None
         room_id = await create_dm(alice, bob.user_id, encrypted=True)
         await join(bob, room_id)
         await send_text(alice, room_id, "before")
         await wait_for_message(bob, room_id, lambda e: e.body == "before", timeout=E2E_TIMEOUT)
-        old_pid = synapse_server.pid
-        synapse_server.restart()
-        print(f"\nSynapse restarted in {synapse_server.start_seconds:.2f} s")
-        assert synapse_server.pid != old_pid
+        old_pid = synapse.pid
+        synapse.restart()
+        print(f"\nSynapse restarted in {synapse.start_seconds:.2f} s")
+        assert synapse.pid != old_pid
         await send_text(alice, room_id, "after")
         after = await wait_for_message(bob, room_id, lambda e: e.body == "after", timeout=E2E_TIMEOUT)
         assert isinstance(after, RoomMessageText) and after.decrypted
@@ -125,7 +108,7 @@ async def test_synapse_restart_keeps_users(synapse_server: SynapseServer, tmp_pa
         await alice.close()
         await bob.close()
     # the password survived too: a fresh login on a new device works
-    fresh = AsyncClient(synapse_server.url, bob.user_id)
+    fresh = AsyncClient(synapse.url, bob.user_id)
     try:
         assert isinstance(await fresh.login("secret-b"), LoginResponse)
     finally:
