@@ -5,15 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
-from unidecode import unidecode
 
 from bot.events import Choice
-
-
-def fold(text: str) -> str:
-    """Lowercase, accents removed, punctuation to spaces: for matching only, never for display."""
-    plain = unidecode(text).lower()
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in plain).split())
+from storage.normalize import fold
 
 
 def match_choice(text: str, offered: Sequence[Choice]) -> Choice | None:
