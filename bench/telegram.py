@@ -1,0 +1,170 @@
+"""Telegram through the real PTB stack and the fake Bot API: a referent workload beside the bare echo; a broadcast."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from bench.echo_telegram import run_bare_echo
+from bot.adapters.telegram import TelegramTransport
+from bot.app import App
+from bot.config import Settings
+from bot.events import Address, Reply
+from bot.outbox import enqueue
+from storage.members import create_invitation
+from storage.territories import by_code
+from tests.fakes.telegram_api import FakeTelegram, FakeUser, Limits
+
+TOKEN = "123456:BENCH-token"
+USERS = 20
+ROUNDS = 2
+BROADCAST = 1000
+WAIT = 60.0
+# One referent's session: (what they do, a text of the answer that ends the step).
+JOIN = ("say", "/start {code}", "Bienvenue")
+ROUND = (
+    ("say", "/aide", "Ce que vous pouvez faire"),
+    ("say", "/nom", "Quel nom"),
+    ("say", "Camille {n}, CCAS de Romagné", "C'est bon ?"),
+    ("press", "Confirmer", "C'est fait"),
+    ("say", "/signaler", "Quel type de problème"),
+    ("press", "Démarche en ligne", "Dans quelle commune"),
+    ("press", "Romagné", "Que se passe-t-il"),
+    ("say", "Le portail des impôts refuse la connexion depuis la mise à jour.", "Quel public"),
+    ("press", "Seniors", "Est-ce urgent"),
+    ("press", "Urgent", "Votre signalement"),
+    ("press", "Envoyer", "Merci"),
+)
+
+
+@asynccontextmanager
+async def serving(fake: FakeTelegram, folder: Path) -> AsyncIterator[App]:
+    """relais as `relais run` starts it (SQLite, the system clock), its Telegram adapter on the fake."""
+    settings = Settings(database_url=f"sqlite:///{folder / 'relais.db'}", data_dir=folder / "data",
+                        _env_file=None)  # type: ignore[call-arg]
+    transport = TelegramTransport(TOKEN, api_url=fake.api_url, poll_timeout=1)
+    app = App(settings, transports=[transport])
+    await app.prepare()
+    stop = asyncio.Event()
+    task = asyncio.create_task(app.serve(stop))
+    try:
+        while not transport.healthy():
+            await asyncio.sleep(0.01)
+        yield app
+    finally:
+        stop.set()
+        await task
+        await app.close()
+
+
+async def invitations(app: App, count: int) -> list[str]:
+    async with app.sessions() as session, session.begin():
+        place = await by_code(session, "35-fougeres")
+        assert place is not None
+        return [(await create_invitation(session, role="referent", territory_id=place.id, now=app.clock.now())).code
+                for _ in range(count)]
+
+
+async def step(user: FakeUser, kind: str, what: str, expect: str) -> float:
+    """Do one step; seconds from the update queued to the answer that ends it recorded by the fake."""
+    telegram = user.fake
+    before = telegram.sent_count(user.chat_id)
+    queued = time.monotonic()
+    if kind == "say":
+        await user.say(what)
+    else:
+        offers = [(m, b) for m in telegram.sent_to(user.chat_id) for b in m.labels if b.startswith(what)]
+        await user.press(*offers[-1])
+
+    def answered() -> Any:
+        return next((m for m in telegram.sent_to(user.chat_id)[before:] if expect in m.plain_text), None)
+
+    return float((await telegram.wait_for(answered, WAIT)).received_at - queued)
+
+
+async def referent(user: FakeUser, code: str, latencies: list[float]) -> None:
+    kind, what, expect = JOIN
+    latencies.append(await step(user, kind, what.format(code=code.replace("-", "")), expect))
+    for n in range(ROUNDS):
+        for kind, what, expect in ROUND:
+            latencies.append(await step(user, kind, what.format(n=n), expect))
+
+
+async def workload(fake: FakeTelegram, folder: Path) -> dict[str, float]:
+    async with serving(fake, folder) as app:
+        codes = await invitations(app, USERS)
+        warmup = fake.user(799_999, "Warmup")
+        await referent(warmup, (await invitations(app, 1))[0], [])
+        latencies: list[float] = []
+        started = time.monotonic()
+        await asyncio.gather(*(referent(fake.user(800_000 + i, f"Ref{i}"), code, latencies)
+                               for i, code in enumerate(codes)))
+        elapsed = time.monotonic() - started
+    return {"updates": len(latencies), "updates_per_s": len(latencies) / elapsed,
+            "p50_ms": percentile(latencies, 50) * 1000, "p99_ms": percentile(latencies, 99) * 1000}
+
+
+async def broadcast(fake: FakeTelegram, folder: Path) -> dict[str, float]:
+    """1,000 messages to 1,000 chats through the outbox, Telegram's flood limits on at the fake."""
+    async with serving(fake, folder) as app:
+        chats = [1_000_000 + i for i in range(BROADCAST)]  # chats of their own (the echo floor uses 900,000+)
+        fake.limits = Limits(global_per_s=30, per_chat_per_s=1, per_group_per_min=20)
+        floods = fake.counts["flood_429"] + fake.counts["429"]
+        async with app.sessions() as session, session.begin():
+            for chat in chats:
+                await enqueue(session, f"bench:{chat}", Address("telegram", str(chat), ""),
+                              Reply(f"Rappel : réunion jeudi 14 h ({chat})"), now=app.clock.now())
+        started = time.monotonic()
+        app.outbox.wake()
+        await fake.wait_for(lambda: all(fake.sent_count(c) for c in chats), BROADCAST / 30 * 3)
+        elapsed = time.monotonic() - started
+        await app.outbox.run_once()  # anything still queued would show as a duplicate below
+        received = [sum(1 for m in fake.sent_to(c) if m.plain_text.startswith("Rappel")) for c in chats]
+        fake.limits = None
+    return {"seconds": elapsed, "floods": fake.counts["flood_429"] + fake.counts["429"] - floods,
+            "lost": sum(1 for n in received if n == 0), "duplicated": sum(n - 1 for n in received if n > 1)}
+
+
+def percentile(values: list[float], percent: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)] if ordered else 0.0
+
+
+async def run() -> list[dict[str, Any]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        async with FakeTelegram() as fake:
+            ours = await workload(fake, Path(tmp) / "workload")
+            echo = await run_bare_echo(fake, int(ours["updates"]), USERS)
+            sent = await broadcast(fake, Path(tmp) / "broadcast")
+    label = f"Telegram referent workload ({USERS} users, {int(ours['updates'])} updates)"
+    floor_s = BROADCAST / 30
+    return [
+        row(f"{label}: throughput", ours["updates_per_s"], "updates/s", echo["updates_per_s"],
+            echo["updates_per_s"] / ours["updates_per_s"], "ratio <= 2"),
+        row(f"{label}: p50 latency", ours["p50_ms"], "ms", echo["p50_ms"], ours["p50_ms"] / echo["p50_ms"],
+            "ratio <= 2"),
+        row(f"{label}: p99 latency", ours["p99_ms"], "ms", echo["p99_ms"], ours["p99_ms"] / echo["p99_ms"],
+            "ratio <= 2"),
+        row("Telegram broadcast 1,000 chats at 30 msg/s: time", sent["seconds"], "s", floor_s,
+            sent["seconds"] / floor_s, "ratio <= 1.1"),
+        row("Telegram broadcast: 429 received", sent["floods"], "", None, None, "0"),
+        row("Telegram broadcast: lost", sent["lost"], "", None, None, "0"),
+        row("Telegram broadcast: duplicated", sent["duplicated"], "", None, None, "0"),
+    ]
+
+
+def row(name: str, value: float, unit: str, floor: float | None, ratio: float | None, goal: str) -> dict[str, Any]:
+    ok = ratio <= float(goal.split("<=")[1]) if ratio is not None else value == float(goal)
+    return {"name": name, "value": round(value, 2), "unit": unit, "floor": None if floor is None else round(floor, 2),
+            "ratio": None if ratio is None else round(ratio, 2), "goal": goal, "ok": ok}
+
+
+if __name__ == "__main__":
+    for result in asyncio.run(run()):
+        print(result)

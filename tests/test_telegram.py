@@ -1,0 +1,419 @@
+"""The Telegram adapter end to end: the real python-telegram-bot HTTP stack against the fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import signal
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import ClientSession
+from sqlalchemy import func, select
+
+from bot.adapters.telegram import TelegramTransport, api_urls
+from bot.adapters.telegram_render import MAX_TEXT, callback_data, split_text, utf16_len
+from bot.app import App
+from bot.config import Settings
+from bot.events import Address, Attachment, Choice, Delivery, Reply
+from bot.outbox import enqueue
+from bot.transport import TransportError
+from storage.members import create_invitation
+from storage.models import OutboxMessage
+from storage.reports import Report
+from storage.territories import by_code
+from tests.fakes.telegram_api import FakeTelegram, FakeUser, Faults, SentMessage
+from tests.fakes.telegram_markup import parse_text
+from tests.servers.process import free_port
+
+TOKEN = "123456:TEST-token"
+WAIT = 30.0  # upper bound of every wait (retries under faults take a few seconds); never a timed assertion
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000002000000030806000000") + b"\x00" * 40
+
+
+@dataclass
+class Harness:
+    """The bot running in this loop (App.serve: adapter, dispatcher, outbox worker) and the fake it talks to."""
+
+    fake: FakeTelegram
+    app: App
+    transport: TelegramTransport
+
+    async def invite(self, role: str = "referent", territory: str = "35-fougeres") -> str:
+        async with self.app.sessions() as session, session.begin():
+            place = await by_code(session, territory)
+            assert place is not None
+            return (await create_invitation(session, role=role, territory_id=place.id,
+                                            now=self.app.clock.now())).code
+
+    async def join(self, user: FakeUser, role: str = "referent") -> None:
+        code = (await self.invite(role)).replace("-", "")  # as a t.me deep link delivers it
+        await self.ask(user, f"/start {code}", "Bienvenue")
+
+    async def ask(self, user: FakeUser, text: str, expect: str) -> SentMessage:
+        """Say `text`; return the first new message of the chat containing `expect`."""
+        before = self.fake.sent_count(user.chat_id)
+        await user.say(text)
+        return await self.answer(user, before, expect)
+
+    async def press(self, user: FakeUser, label: str, expect: str) -> SentMessage:
+        """Press the button labelled `label` (or starting with it) on the newest message that offers it."""
+        offers = [(m, b) for m in self.fake.sent_to(user.chat_id) for b in m.labels if b.startswith(label)]
+        assert offers, f"no button {label!r} in chat {user.chat_id}"
+        before = self.fake.sent_count(user.chat_id)
+        await user.press(*offers[-1])
+        return await self.answer(user, before, expect)
+
+    async def answer(self, user: FakeUser, before: int, expect: str) -> SentMessage:
+        return await answer(self.fake, user.chat_id, before, expect)
+
+    async def pending(self) -> int:
+        async with self.app.sessions() as session:
+            query = select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None))
+            return int((await session.execute(query)).scalar_one())
+
+    async def settled(self) -> None:
+        """Wait until the outbox holds nothing more to send."""
+        for _ in range(int(WAIT * 10)):
+            if not await self.pending():
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError("the outbox did not drain")
+
+
+async def answer(fake: FakeTelegram, chat_id: int, before: int, expect: str) -> SentMessage:
+    """The first message sent to the chat after the first `before` that contains `expect` (waited for)."""
+    def found() -> SentMessage | None:
+        return next((m for m in fake.sent_to(chat_id)[before:] if expect in m.plain_text), None)
+
+    message = await fake.wait_for(found, WAIT)
+    assert message is not None
+    return message
+
+
+@asynccontextmanager
+async def running(settings: Settings, fake: FakeTelegram, **options: Any) -> AsyncIterator[Harness]:
+    transport = TelegramTransport(TOKEN, api_url=fake.api_url, poll_timeout=1, **options)
+    app = App(settings, transports=[transport])
+    await app.prepare()
+    stop = asyncio.Event()
+    serving = asyncio.create_task(app.serve(stop))
+    try:
+        for _ in range(int(WAIT * 100)):  # the fake's wait_for wakes on requests: a webhook bot makes none
+            if transport.healthy() or serving.done():
+                break
+            await asyncio.sleep(0.01)
+        assert transport.healthy(), serving
+        yield Harness(fake, app, transport)
+    finally:
+        stop.set()
+        await serving
+        await app.close()
+    assert fake.errors == []
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as server:
+        yield server
+
+
+@pytest.fixture
+async def tg(settings: Settings, fake: FakeTelegram) -> AsyncIterator[Harness]:
+    async with running(settings, fake) as harness:
+        yield harness
+
+
+# Adapter behaviour independent of the database: SQLite is enough (overrides conftest's two backends).
+sqlite_only = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+# -- onboarding, help, flows --------------------------------------------------------------------------------
+
+
+async def test_deep_link_onboarding_help_and_command_menus(tg: Harness) -> None:
+    fake = tg.fake
+    assert [c["command"] for c in fake.commands["all_private_chats"]][:2] == ["aide", "signaler"]
+    assert "signalements" in [c["command"] for c in fake.commands["all_group_chats"]]
+    assert all(c["description"] for menu in fake.commands.values() for c in menu)
+
+    stranger = fake.user(5001, "Inès")
+    join = await tg.ask(stranger, "Bonjour", "code d'invitation")
+    assert "code d'invitation" in join.plain_text
+
+    karim = fake.user(5002, "Karim")
+    await tg.join(karim)
+    help_ = await tg.ask(karim, "/aide", "Ce que vous pouvez faire")
+    assert help_.parse_mode == "HTML" and "/signaler" in help_.plain_text
+    assert {"type": "bold", "offset": 0, "length": len("Ce que vous pouvez faire :")} in help_.entities
+
+    before = fake.sent_count(karim.chat_id)
+    await karim.share_location(48.3522, -1.1986)  # Fougères
+    around = (await tg.answer(karim, before, "lieu")).plain_text  # the partners search around a position
+    assert "autour de votre position" in around or "aucun lieu partenaire" in around
+
+
+async def test_name_and_report_flows_by_buttons(tg: Harness) -> None:
+    fake = tg.fake
+    camille = fake.user(5101, "Camille")
+    await tg.join(camille)
+
+    await tg.ask(camille, "/nom", "Quel nom")
+    confirm = await tg.ask(camille, "Zoé <b>&amp; Cie 😀 مرحبا بكم", "C'est bon ?")
+    assert "Zoé <b>&amp; Cie 😀 مرحبا بكم" in confirm.plain_text
+    assert confirm.labels == ["Confirmer", "Corriger"] and confirm.reply_markup is not None
+    assert len(confirm.reply_markup["inline_keyboard"]) == 1  # choices_per_row=2: one row
+    done = await tg.press(camille, "Confirmer", "C'est fait")
+    assert "vous vous appelez maintenant Zoé <b>&amp; Cie 😀 مرحبا بكم" in done.plain_text
+    assert confirm.reply_markup is None and confirm.plain_text.endswith("✓ Confirmer")
+    assert fake.unanswered_callbacks() == []
+
+    await tg.ask(camille, "/signaler", "Quel type de problème")
+    await tg.press(camille, "Démarche en ligne", "Dans quelle commune")
+    await tg.press(camille, "Romagné", "Que se passe-t-il")
+    await tg.ask(camille, "Le portail ANTS refuse les dossiers depuis lundi.", "Quel public")
+    await tg.press(camille, "Seniors", "Est-ce urgent")
+    await tg.press(camille, "Urgent", "Votre signalement")
+    saved = await tg.press(camille, "Envoyer", "Merci")
+    assert re.search(r"S-\d{4}-", saved.plain_text)
+    async with tg.app.sessions() as session:
+        report = (await session.execute(select(Report).where(Report.description.contains("portail ANTS")))).scalar_one()
+    assert (report.theme, report.commune_insee, report.urgency) == ("demarche", "35243", "urgent")
+    assert fake.unanswered_callbacks() == []
+
+
+@sqlite_only
+async def test_group_commands_only_and_replies_in_the_group(tg: Harness) -> None:
+    fake = tg.fake
+    fake.privacy_mode = False  # the bot as a group admin sees every message: the adapter must filter
+    claire = fake.user(5201, "Claire")
+    await tg.join(claire, "coordinator")
+    await tg.settled()
+    in_private = fake.sent_count(claire.chat_id)
+    group = fake.group(-100_5200, "Coordination Fougères", "supergroup")
+
+    await group.say(claire, "bonjour à tous")
+    await group.say(claire, "/aide@other_bot")
+    await group.say(claire, "/aide@relais_test_bot")
+    [help_] = await fake.wait_sent(group.chat_id, 1, WAIT)
+    assert "Commandes du groupe" in help_.plain_text
+    await group.say(claire, "/aide")
+    messages = await fake.wait_sent(group.chat_id, 2, WAIT)
+    assert len(messages) == 2  # the plain text and the other bot's command were ignored, in order
+    assert fake.sent_count(claire.chat_id) == in_private  # the group's answers stay in the group
+
+
+# -- faults, flood control ----------------------------------------------------------------------------------
+
+
+@sqlite_only
+async def test_faults_every_message_arrives_once_in_order(tg: Harness) -> None:
+    fake = tg.fake
+    users = [fake.user(5300 + i, f"Membre{i}") for i in range(3)]
+    for user in users:
+        await tg.join(user)
+    await tg.settled()
+    joined = {user.chat_id: fake.sent_count(user.chat_id) for user in users}
+    fake.faults = Faults(rate_429=0.05, retry_after=1, rate_502=0.05, rate_drop=0.05, seed=7)
+    others = [6300 + i for i in range(7)]
+    targets = [u.chat_id for u in users] + others
+    async with tg.app.sessions() as session, session.begin():
+        for k in range(50):
+            chat = targets[k % len(targets)]
+            await enqueue(session, f"annonce:{k}", Address("telegram", str(chat), ""), Reply(f"Annonce n°{k}"),
+                          now=tg.app.clock.now())
+    tg.app.outbox.wake()
+
+    async def flow(user: FakeUser) -> None:
+        await tg.ask(user, "/nom", "Quel nom")
+        await tg.ask(user, f"Nom de {user.user['first_name']}", "C'est bon ?")
+        await tg.press(user, "Confirmer", "C'est fait")
+        await tg.ask(user, "/aide", "Ce que vous pouvez faire")
+
+    await asyncio.gather(*(flow(user) for user in users))
+    await tg.settled()
+    await fake.wait_for(lambda: all(fake.sent_count(c) >= 5 for c in others), WAIT)
+    assert sum(fake.counts[k] for k in ("429", "502", "drop")) > 5  # the faults did happen
+    for chat in targets:
+        texts = [m.plain_text for m in fake.sent_to(chat)]
+        announces = [t for t in texts if t.startswith("Annonce")]
+        assert announces == [f"Annonce n°{k}" for k in range(50) if targets[k % len(targets)] == chat]
+    expected = ["Quel nom", "C'est bon ?", "C'est fait", "Ce que vous pouvez faire"]
+    for user in users:
+        replies = [m.plain_text for m in fake.sent_to(user.chat_id)[joined[user.chat_id]:]
+                   if not m.plain_text.startswith("Annonce")]
+        assert len(replies) == len(expected), replies  # each answer once
+        assert all(marker in reply for marker, reply in zip(expected, replies, strict=True))
+
+
+@sqlite_only
+async def test_blocked_user_is_given_up_at_once(tg: Harness) -> None:
+    tg.fake.blocked.add(6400)
+    async with tg.app.sessions() as session, session.begin():
+        await enqueue(session, "to-blocked", Address("telegram", "6400", ""), Reply("Rappel"),
+                      now=tg.app.clock.now())
+    tg.app.outbox.wake()
+    await tg.settled()
+    async with tg.app.sessions() as session:
+        row = (await session.execute(select(OutboxMessage).where(OutboxMessage.key == "to-blocked"))).scalar_one()
+    assert row.failed_at is not None and row.attempts == 1 and "blocked" in (row.last_error or "")
+
+
+@sqlite_only
+async def test_a_part_already_shown_is_not_sent_again(tg: Harness) -> None:
+    fake, to = tg.fake, Address("telegram", "6500", "")
+    reply = Reply("mot " * 2000, attachment=Attachment("liste.csv", "text/csv", b"a;b\n"))  # two texts, a file
+    fake.fail_next("502", method="sendDocument")
+    with pytest.raises(TransportError):
+        await tg.transport.send(Delivery(to, reply))
+    assert fake.sent_count(6500) == 2
+    await tg.transport.send(Delivery(to, reply))  # what the outbox does next: the same delivery again
+    assert [m.method for m in fake.sent_to(6500)] == ["sendMessage", "sendMessage", "sendDocument"]
+
+
+# -- rendering ----------------------------------------------------------------------------------------------
+
+
+@sqlite_only
+async def test_special_characters_long_texts_and_files(tg: Harness) -> None:
+    fake, send = tg.fake, tg.transport.send
+    to = Address("telegram", "6600", "6600")
+    tricky = "**Écrit** <script> & 5 < 6 > 4 — 👩🏽‍💻 שלום עולם مرحبا _penché_ [lien](https://example.org/a?b=1&c=2)"
+    await send(Delivery(to, Reply(tricky)))
+    [shown] = fake.sent_to(6600)
+    assert shown.plain_text == "Écrit <script> & 5 < 6 > 4 — 👩🏽‍💻 שלום עולם مرحبا penché lien"
+    assert {e["type"] for e in shown.entities} == {"bold", "italic", "text_link"}
+
+    words = [f"mot{i}" + ("é" if i % 7 else " 🙂") for i in range(2200)]
+    source = "\n\n".join(" ".join(words[i:i + 150]) for i in range(0, len(words), 150))[:10_000].rstrip()
+    assert len(source) > 9_990
+    await send(Delivery(to, Reply(source, choices=(Choice("ok", "Compris"),), prompt_id="c1")))
+    parts = fake.sent_to(6600)[1:]
+    assert len(parts) >= 3 and all(utf16_len(p.plain_text) <= MAX_TEXT for p in parts)
+    assert [bool(p.reply_markup) for p in parts] == [False] * (len(parts) - 1) + [True]
+    position = 0
+    for part in parts:  # the parts are the source, in order, cut only at spaces or line breaks
+        found = source.index(part.plain_text, position)
+        assert source[position:found].strip() == ""
+        position = found + len(part.plain_text)
+    assert position == len(source)
+
+    await send(Delivery(to, Reply("Export **CSV**", attachment=Attachment("export.csv", "text/csv", b"a;b\n1;2\n"))))
+    await send(Delivery(to, Reply("Carte", attachment=Attachment("carte.png", "image/png", PNG))))
+    document, photo = fake.sent_to(6600)[-2:]
+    assert document.document is not None and document.document.data == b"a;b\n1;2\n"
+    assert (document.document.name, document.plain_text) == ("export.csv", "Export CSV")
+    assert photo.method == "sendPhoto" and photo.photo is not None and photo.photo.data == PNG
+
+
+def test_split_keeps_markup_whole_and_parts_valid() -> None:
+    source = " ".join(f"**gras numéro {i}** puis _italique {i}_ et [lien {i}](https://e.org/{i})" for i in range(400))
+    parts = split_text(source, 1000)
+    assert len(parts) > 10 and " ".join(parts) == source
+    from bot.markup import to_html
+
+    for part in parts:
+        parsed = parse_text(to_html(part), "HTML", limit=1000)
+        assert "**" not in parsed.text and "](" not in parsed.text
+    assert split_text("x" * 2500, 1000) == ["x" * 1000, "x" * 1000, "x" * 500]
+
+
+def test_callback_data_never_exceeds_64_bytes() -> None:
+    assert callback_data("c1a2b3c4", "ok", 0) == "c1a2b3c4|ok"
+    assert callback_data("c1a2b3c4", "é" * 40, 3) == "~3"
+    assert api_urls("http://127.0.0.1:8081/bot") == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
+    assert api_urls("http://127.0.0.1:8081/") == ("http://127.0.0.1:8081/bot", "http://127.0.0.1:8081/file/bot")
+
+
+@sqlite_only
+async def test_overlong_choice_id_comes_back_as_its_label(tg: Harness) -> None:
+    fake = tg.fake
+    user = fake.user(5701, "Léa")
+    await tg.join(user)
+    await tg.ask(user, "/nom", "Quel nom")
+    confirm = await tg.ask(user, "Léa Martin", "C'est bon ?")
+    prompt = confirm.buttons[0]["callback_data"].split("|")[0]
+    long_choices = (Choice("ok" + "x" * 70, "Confirmer"), Choice("redo" + "y" * 70, "Corriger"))
+    await tg.transport.send(Delivery(Address("telegram", str(user.chat_id), ""),
+                                     Reply("Encore ?", choices=long_choices, prompt_id=prompt)))
+    [again] = fake.sent_to(user.chat_id)[-1:]
+    assert [b["callback_data"] for b in again.buttons] == ["~0", "~1"]
+    done = await tg.press(user, "Confirmer", "C'est fait")
+    assert "Léa Martin" in done.plain_text
+
+
+@sqlite_only
+async def test_stateless_buttons_stay_pressable(tg: Harness) -> None:
+    fake = tg.fake
+    user = fake.user(5751, "Malo")
+    await tg.join(user)
+    choices = (Choice("999:202601011400:yes", "Présent"), Choice("999:202601011400:no", "Absent"))
+    await tg.transport.send(Delivery(Address("telegram", str(user.chat_id), ""),
+                                     Reply("Réunion du réseau jeudi", choices=choices, prompt_id="rsvp")))
+    reminder = fake.sent_to(user.chat_id)[-1]
+    await tg.press(user, "Présent", "plus prévue")  # an RSVP action of the core (this meeting is unknown)
+    assert reminder.edits == 0 and reminder.labels == ["Présent", "Absent"]
+    assert fake.callback_answers[-1].text == "✓ Présent" and fake.unanswered_callbacks() == []
+
+
+# -- webhook, the real command line -------------------------------------------------------------------------
+
+
+@sqlite_only
+async def test_webhook_mode_checks_the_secret(settings: Settings, fake: FakeTelegram) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/hook"
+    async with running(settings, fake, webhook_url=url, webhook_listen=f"127.0.0.1:{port}",
+                       webhook_secret="s3cret-Token_1") as tg:
+        assert fake.webhook is not None and (fake.webhook.url, fake.webhook.secret_token) == (url, "s3cret-Token_1")
+        user = fake.user(5801, "Nour")
+        join = await tg.ask(user, "bonjour", "code d'invitation")  # the fake POSTs it to the webhook
+        assert "code d'invitation" in join.plain_text
+        message = user.compose(text="/aide")
+        message["entities"] = [{"type": "bot_command", "offset": 0, "length": 5}]
+        assert await fake.push_webhook({"message": message}) == 200
+        await fake.wait_sent(user.chat_id, 2, WAIT)
+        async with ClientSession() as http:
+            forged = {"update_id": 999_999, "message": user.compose(text="bonjour")}
+            async with http.post(url, json=forged, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"}) as r:
+                assert r.status == 403
+        assert fake.sent_count(user.chat_id) == 2
+
+
+async def test_relais_run_subprocess(fake: FakeTelegram, tmp_path: Path) -> None:
+    env = {**os.environ, "RELAIS_DATABASE_URL": f"sqlite:///{tmp_path / 'relais.db'}",
+           "RELAIS_DATA_DIR": str(tmp_path / "data"), "RELAIS_TELEGRAM_TOKEN": TOKEN,
+           "RELAIS_TELEGRAM_API_URL": fake.api_url, "RELAIS_LOG_LEVEL": "WARNING"}
+    relais = str(Path(sys.executable).with_name("relais"))
+    invite = await asyncio.create_subprocess_exec(relais, "invite", "--role", "referent", "--territory", "35-fougeres",
+                                                  env=env, cwd=tmp_path, stdout=asyncio.subprocess.PIPE,
+                                                  stderr=asyncio.subprocess.PIPE)
+    out, err = await asyncio.wait_for(invite.communicate(), WAIT)
+    assert invite.returncode == 0, err
+    code = out.decode().strip()
+    assert f"https://t.me/relais_test_bot?start={code.replace('-', '')}" in err.decode()
+
+    run = await asyncio.create_subprocess_exec(relais, "run", env=env, cwd=tmp_path, stderr=asyncio.subprocess.PIPE)
+    try:
+        await fake.wait_for(lambda: "all_private_chats" in fake.commands and fake.counts["getUpdates"], WAIT)
+        member, stranger = fake.user(5901, "Yanis"), fake.user(5902, "Inès")
+        await member.say(f"/start {code.replace('-', '')}")
+        await answer(fake, member.chat_id, 0, "Bienvenue Yanis")
+        before = fake.sent_count(member.chat_id)
+        await member.say("/aide")
+        help_ = await answer(fake, member.chat_id, before, "Ce que vous pouvez faire")
+        assert "/signaler" in help_.plain_text
+        await stranger.say("/aide")
+        await answer(fake, stranger.chat_id, 0, "code d'invitation")
+    finally:
+        if run.returncode is None:
+            run.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(run.communicate(), WAIT)
+    assert run.returncode == 0, err.decode()[-2000:]
