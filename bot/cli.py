@@ -143,7 +143,7 @@ async def cmd_territory(args: argparse.Namespace, settings: Settings) -> int:
     try:
         async with prepared(settings) as app, app.sessions() as session, session.begin():
             if args.action == "list":
-                for territory in await all_territories(session):
+                for territory in await all_territories(session, with_communes=True):
                     communes = ",".join(c.insee for c in territory.communes)
                     print(f"{territory.code}\t{territory.name}\t{territory.timezone}\t{communes}")
                 return 0

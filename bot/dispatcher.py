@@ -29,6 +29,7 @@ from bot.routing import route
 from bot.transport import Transport, TransportError
 from storage.inbound import first_time
 from storage.members import find_member
+from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ class Dispatcher:
             return await self._send_direct(event.address, refusal)
         async with self.locks.hold(event.address):
             try:
-                ids, direct = await self._transaction(event)
+                queued, direct = await self._transaction(event)
             except (OperationalError, DBAPIError) as error:
                 if isinstance(error, IntegrityError):
                     return await self._apologise(event, error)
@@ -81,7 +82,7 @@ class Dispatcher:
             except Exception as error:
                 return await self._apologise(event, error)
             await self._send_direct(event.address, direct)
-            await self.outbox.deliver(ids)
+            await self.outbox.deliver(queued)
 
     def _refusal(self, event: Event) -> list[Reply] | None:
         """Too many messages, or one too long: answered at once, nothing stored, nothing queued."""
@@ -95,7 +96,7 @@ class Dispatcher:
             return [Reply(t("core.too_long", length=len(event.text), limit=limit))]
         return None
 
-    async def _transaction(self, event: Event) -> tuple[list[int], list[Reply]]:
+    async def _transaction(self, event: Event) -> tuple[list[OutboxMessage], list[Reply]]:
         async with self.sessions() as session, session.begin():
             now = self.clock.now()
             if event.message_id and not await first_time(session, event.address.platform,
@@ -119,7 +120,7 @@ class Dispatcher:
             items = [outbox_mod.Outgoing(f"{base}:{i}", ctx.address, reply, outbox_mod.INTERACTIVE)
                      for i, reply in enumerate(replies)]
             ids = await outbox_mod.enqueue_many(session, items, now=now)
-        return ids, []
+        return outbox_mod.queued_rows(items, ids, now), []
 
     async def _run(self, event: Event, ctx: Context) -> list[Reply]:
         event = self._typed_choice(event, ctx.conversation)

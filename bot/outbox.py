@@ -66,10 +66,26 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now:
                  is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, created_at=now,
                  due_at=i.due_at or now, attempts=0) for i in items]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(OutboxMessage.id)
+    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
+    stmt = stmt.returning(OutboxMessage.key, OutboxMessage.id)
     if len(rows) == 1:
-        return list((await session.execute(stmt.values(**rows[0]))).scalars())
-    return list((await session.execute(stmt, rows)).scalars())  # executemany: SQLAlchemy batches the VALUES
+        result = await session.execute(stmt.values(**rows[0]))
+    else:
+        result = await session.execute(stmt, rows)  # executemany: SQLAlchemy batches the VALUES
+    added = dict(result.tuples().all())
+    return [added[row["key"]] for row in rows if row["key"] in added]
+
+
+def queued_rows(items: Sequence[Outgoing], ids: Sequence[int], now: datetime) -> list[OutboxMessage]:
+    """The rows just inserted for `items`, rebuilt in memory (detached) so they can be sent without a re-read.
+
+    `ids` are enqueue_many's answer: in item order, without the items whose key was already queued."""
+    if len(ids) != len(items):
+        return []  # some were queued before: leave them all to the worker, which keeps their order
+    return [OutboxMessage(id=row_id, key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
+                          is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, attempts=0,
+                          created_at=now, due_at=i.due_at or now)
+            for i, row_id in zip(items, ids, strict=True)]
 
 
 async def enqueue(session: AsyncSession, key: str, address: Address, reply: Reply, *, now: datetime,
@@ -112,18 +128,19 @@ class Outbox:
     def wake(self) -> None:
         self._wake.set()
 
-    async def deliver(self, ids: Sequence[int]) -> None:
-        """Send these rows now (answers to a user), without waiting for the worker's next round."""
-        if not ids:
-            return
-        async with self.sessions() as session:
-            rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.id.in_(ids))
-                                          .order_by(OutboxMessage.id))).scalars().all()
+    async def deliver(self, rows: Sequence[OutboxMessage]) -> None:
+        """Send these just-queued rows now (answers to a user), without waiting for the worker's next round.
+
+        The rows come from the caller's memory (no re-read); their "sent" marks are written together."""
+        marks: list[dict[str, Any]] = []
         for row in rows:
-            if row.sent_at is None and await self._send(row) is False:
+            if await self._send(row, marks) is False:
                 self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time
                 self.wake()
                 break
+        if marks:
+            async with self.sessions() as session, session.begin():
+                await session.execute(update(OutboxMessage), marks)
 
     async def run_once(self) -> float:
         """One round over pending rows; returns seconds until something may be due again."""
@@ -166,15 +183,17 @@ class Outbox:
             return 0.0  # a full batch went out: take the next one at once
         return max(next_due, 0.0)
 
-    async def _send(self, row: OutboxMessage) -> bool | None:
-        """True when sent, False when it failed (retry planned), None when another task has it or sent it."""
+    async def _send(self, row: OutboxMessage, marks: list[dict[str, Any]] | None = None) -> bool | None:
+        """True when sent, False when it failed (retry planned), None when another task has it or sent it.
+
+        The "sent" mark is written at once, or appended to `marks` for the caller to write with others."""
         transport = self.transports.get(row.platform)
         if transport is None:
             return False
         if not self._claim(row.id):
             return None
         try:
-            return await self._send_claimed(row, transport)
+            return await self._send_claimed(row, transport, marks)
         finally:
             self._busy.discard(row.id)
 
@@ -185,7 +204,8 @@ class Outbox:
         self._busy.add(row_id)
         return True
 
-    async def _send_claimed(self, row: OutboxMessage, transport: Transport) -> bool:
+    async def _send_claimed(self, row: OutboxMessage, transport: Transport,
+                            marks: list[dict[str, Any]] | None) -> bool:
         limiter = self.limiters[row.platform]
         address = Address(row.platform, row.chat_id, "", row.is_group)
         limiter.record(row.chat_id, row.is_group)
@@ -199,8 +219,12 @@ class Outbox:
             await self._failed(row, TransportError(type(error).__name__))
             return False
         # Once delivered, the text is no longer needed: keeping it would keep names and reports in a queue table.
-        await self._mark(row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1,
-                         payload={})
+        mark = dict(id=row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1,
+                    payload={})
+        if marks is None:
+            await self._mark(**mark)
+        else:
+            marks.append(mark)
         self.stats.sent += 1
         self._sent.add(row.id)
         self._sent_order.append(row.id)
@@ -217,18 +241,18 @@ class Outbox:
         if error.permanent or attempts >= self.max_attempts:
             log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
             self.stats.failed += 1
-            await self._mark(row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
+            await self._mark(id=row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
             return
         self.stats.retried += 1
         delay = backoff(attempts, error.retry_after)
         self._retry_in[row.id] = delay.total_seconds()
         due = self.clock.now() + delay
         log.info("outbox: message %s retry %d at %s (%s)", row.id, attempts, due.isoformat(), error)
-        await self._mark(row.id, due_at=due, attempts=attempts, last_error=str(error)[:500])
+        await self._mark(id=row.id, due_at=due, attempts=attempts, last_error=str(error)[:500])
 
-    async def _mark(self, row_id: int, **values: Any) -> None:
+    async def _mark(self, id: int, **values: Any) -> None:  # noqa: A002 (the column's name)
         async with self.sessions() as session, session.begin():
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id == row_id).values(**values))
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id == id).values(**values))
 
     async def run(self, stop: asyncio.Event, may_run: Callable[[], Awaitable[bool]] | None = None) -> None:
         """The worker: rounds until `stop` is set; a wake() or the next due time starts a round.

@@ -130,7 +130,8 @@ def parse_command(text: str) -> tuple[str, str] | None:
     stripped = text.strip()
     if len(stripped) < 2 or stripped[0] not in "/!" or not (stripped[1].isalpha() or stripped[1] == "_"):
         return None
-    head, _, rest = stripped[1:].partition(" ")
+    head, *rest_parts = stripped[1:].split(maxsplit=1)
+    rest = rest_parts[0] if rest_parts else ""
     name = head.split("@", 1)[0].lower()
     return name, rest.strip()
 

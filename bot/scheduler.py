@@ -30,8 +30,14 @@ class Leadership:
         self.engine, self.data_dir = engine, data_dir
         self._connection: AsyncConnection | None = None
         self._file: Any = None
+        self._asking = asyncio.Lock()  # one connection: never two statements on it at once
 
     async def acquire(self) -> bool:
+        """True while this process leads; the scheduler and the outbox worker both ask, one at a time."""
+        async with self._asking:
+            return await self._acquire()
+
+    async def _acquire(self) -> bool:
         if self._connection is not None and not await self._still_held():
             self._connection = None
         if self.is_leader:

@@ -26,8 +26,9 @@ class Territory(Base):
     created_at: Mapped[utc]
 
     parent: Mapped[Territory | None] = relationship(remote_side="Territory.id", lazy="raise")
+    # Not loaded with every member (hot path): ask for it (selectinload) where the list is shown.
     communes: Mapped[list[TerritoryCommune]] = relationship(
-        cascade="all, delete-orphan", lazy="selectin", order_by="TerritoryCommune.insee"
+        cascade="all, delete-orphan", lazy="raise", order_by="TerritoryCommune.insee"
     )
 
 

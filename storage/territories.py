@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
 from storage.models import Territory, TerritoryCommune
 
@@ -58,8 +59,11 @@ async def subtree_ids(session: AsyncSession, territory_id: int) -> list[int]:
     return sorted(found)
 
 
-async def all_territories(session: AsyncSession) -> list[Territory]:
-    return list((await session.execute(select(Territory).order_by(Territory.code))).scalars())
+async def all_territories(session: AsyncSession, *, with_communes: bool = False) -> list[Territory]:
+    query = select(Territory).order_by(Territory.code)
+    if with_communes:
+        query = query.options(selectinload(Territory.communes))
+    return list((await session.execute(query)).scalars())
 
 
 async def communes_of(session: AsyncSession, territory_id: int) -> list[str]:
