@@ -39,8 +39,9 @@ def table(rows: list[dict[str, Any]]) -> str:
         return f"{value:.3g}" if isinstance(value, float) else str(value)
 
     header = ("benchmark", "value", "unit", "floor", "ratio", "goal", "ok")
-    lines = [[r["name"], fmt(r["value"]), r["unit"], fmt(r["floor"]), fmt(r["ratio"]), str(r["goal"]),
-              "✔" if r["ok"] else "✘"] for r in rows]
+    verdict = {True: "✔", False: "✘", None: "·"}  # ·: a figure printed for information, with no goal
+    lines = [[r["name"], fmt(r["value"]), r["unit"], fmt(r["floor"]), fmt(r["ratio"]), str(r["goal"] or ""),
+              verdict[r["ok"]]] for r in rows]
     widths = [max(len(str(x)) for x in column) for column in zip(header, *lines, strict=True)]
     render = lambda cells: "  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
     return "\n".join([render(header), render(["-" * w for w in widths]), *map(render, lines)])
@@ -51,7 +52,8 @@ def main() -> None:
     rows = asyncio.run(collect(names))
     print(table(rows))
     RESULTS.write_text(json.dumps(rows, indent=2, ensure_ascii=False))
-    print(f"\n{RESULTS} written ({sum(r['ok'] for r in rows)}/{len(rows)} goals met).")
+    judged = [r for r in rows if r["ok"] is not None]
+    print(f"\n{RESULTS} written ({sum(bool(r['ok']) for r in judged)}/{len(judged)} goals met).")
 
 
 if __name__ == "__main__":

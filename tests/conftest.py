@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from sqlalchemy import inspect, text
 
 from bot.app import App
 from bot.clock import FrozenClock
@@ -118,6 +119,14 @@ async def joined(app: App, transport: FakeTransport, role: str, user_id: str, *,
     chat = Chat(app, transport, user_id, name=name)
     await chat.say(f"/start {code}")
     return chat
+
+
+async def dump_tables(app: App) -> str:
+    """Every row of every table, as text: to look for what must not be there (names, platform ids)."""
+    async with app.sessions() as session:
+        tables = await session.run_sync(lambda s: inspect(s.connection()).get_table_names())
+        rows = [repr((await session.execute(text(f'select * from "{table}"'))).all()) for table in tables]
+    return "\n".join(rows)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import secrets
 import struct
 import time
@@ -34,17 +35,18 @@ from bot.adapters.matrix_inbound import after_own_arrival, to_event
 from bot.adapters.matrix_outbound import refusal
 from bot.adapters.matrix_session import MatrixConfig, server_allowed
 from bot.adapters.matrix_undecrypted import Undecrypted
-from bot.app import App
+from bot.app import App, feature_routers
 from bot.config import Settings
 from bot.events import Address, Attachment, Choice, Delivery, Reply, TextReceived
-from handlers import help, onboarding, profile
 from storage.members import create_invitation
 from storage.models import InboundEvent
+from storage.reports import Report
 from storage.territories import by_code
+from tests.conftest import dump_tables
 from tests.servers.nio_helpers import create_dm, make_client, send_text, sync_until
 from tests.servers.synapse import SynapseServer
 
-ROUTERS = [help.router, onboarding.router, profile.router]  # the features these tests talk to, nothing else
+ROUTERS = feature_routers()  # every feature, as `relais run` has them
 WAIT = 20.0  # seconds to wait for a reply; the first encrypted message waits for key sharing
 
 
@@ -61,7 +63,8 @@ class Bot:
                                  matrix_homeserver=synapse.url, matrix_user=self.user_id,
                                  matrix_password="" if by_token else "bot-password",
                                  matrix_access_token=self.token if by_token else "",
-                                 matrix_allowed_servers=allowed, _env_file=None)  # type: ignore[call-arg]
+                                 matrix_allowed_servers=allowed, demo_content=False,
+                                 _env_file=None)  # type: ignore[call-arg]
         self.app: App | None = None
         self.transport: MatrixTransport | None = None
         self._stop = asyncio.Event()
@@ -212,6 +215,35 @@ async def test_referent_joins_by_dm_and_runs_a_flow(bots: Callable[..., Awaitabl
     profile = await camille.ask("/moi", "Votre profil")
     assert "Camille Martin, CCAS de Romagné" in profile.source["content"]["body"]
     assert "Matrix / Tchap" in profile.source["content"]["body"]
+
+
+async def test_report_export_and_forget_in_an_encrypted_dm(bots: Callable[..., Awaitable[Bot]],
+                                                            people: Callable[[Bot], Awaitable[Person]],
+                                                            synapse: SynapseServer) -> None:
+    bot = await bots()
+    camille = await people(bot)
+    await camille.open_dm(encrypted=True)
+    await _onboard(bot, camille, prefix="!")
+    await camille.ask("!signaler", "Quel type de problème")
+    await camille.ask("Démarche en ligne", "Dans quelle commune")
+    await camille.ask("romagne", "Que se passe-t-il")
+    masked = await camille.ask("Mme Durand (06 12 34 56 78) ne peut plus se connecter à Ameli.", "j'ai masqué")
+    assert "téléphone" in masked.source["content"]["body"]
+    await camille.hears("Quel public")
+    await camille.ask("1", "Est-ce urgent")
+    summary = await camille.ask("2", "Votre signalement")
+    assert "Romagné (35)" in summary.source["content"]["body"] and "06 12" not in summary.source["content"]["body"]
+    saved = await camille.ask("Envoyer", "Merci")
+    assert "S-" in saved.source["content"]["body"] and await bot.count(Report) == 1
+    export = await camille.ask("!mes_donnees", "mes-donnees-relais.json")
+    data = json.loads(await _download(synapse, camille.token, export.source["content"]["file"]))
+    assert data["messageries"][0]["identifiant"] == camille.client.user_id and data["signalements"]
+    await camille.ask("!oublier", "Supprimer votre compte")
+    await camille.ask("1", "votre compte est supprimé")
+    assert bot.app is not None
+    dump = await dump_tables(bot.app)
+    assert camille.client.user_id not in dump and camille.room_id not in dump
+    assert await bot.count(Report) == 1
 
 
 async def test_group_command_in_an_encrypted_coordination_room(

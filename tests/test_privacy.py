@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
-from sqlalchemy import inspect, text
+from sqlalchemy import text
 
 from bot.app import App
 from bot.clock import FrozenClock
@@ -13,15 +13,7 @@ from bot.events import TextReceived
 from bot.flood import FloodGuard
 from storage.reports import Report
 from tests.chat import FakeTransport
-from tests.conftest import joined
-
-
-async def _dump(app: App) -> str:
-    """Every row of every table, as text: to look for what must not be there."""
-    async with app.sessions() as session:
-        tables = await session.run_sync(lambda s: inspect(s.connection()).get_table_names())
-        rows = [repr((await session.execute(text(f'select * from "{table}"'))).all()) for table in tables]
-    return "\n".join(rows)
+from tests.conftest import dump_tables, joined
 
 
 async def _report(chat: object) -> None:
@@ -54,7 +46,7 @@ async def test_forget_me_erases_name_and_platform_ids_everywhere(app: App, trans
     await chat.say("/nom")  # leave a flow open too
     await chat.say("/oublier")
     assert "supprimé" in (await chat.pick("Oui, supprimer"))[0].text
-    dump = await _dump(app)
+    dump = await dump_tables(app)
     assert "Gwenaëlle" not in dump and "u-forget-7731" not in dump
     async with app.sessions() as session:
         kept = (await session.execute(text("select author_id, anonymised_at from report"))).all()
@@ -71,7 +63,7 @@ async def test_a_coordinator_erases_a_member_who_left(app: App, transport: FakeT
     assert "Yannick Parti" in labels and "Joëlle Reste" not in labels
     await coordinator.pick("Yannick Parti")
     await coordinator.pick("Oui, supprimer")
-    dump = await _dump(app)
+    dump = await dump_tables(app)
     assert "Yannick" not in dump and "u-left-4410" not in dump and "Joëlle Reste" in dump
     assert "Votre profil" in await outsider.text("/moi")
 

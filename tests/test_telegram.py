@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import signal
@@ -28,6 +29,7 @@ from storage.members import create_invitation
 from storage.models import OutboxMessage
 from storage.reports import Report
 from storage.territories import by_code
+from tests.conftest import dump_tables
 from tests.fakes.telegram_api import FakeTelegram, FakeUser, Faults, SentMessage
 from tests.fakes.telegram_markup import parse_text
 from tests.servers.process import free_port
@@ -187,6 +189,25 @@ async def test_name_and_report_flows_by_buttons(tg: Harness) -> None:
         report = (await session.execute(select(Report).where(Report.description.contains("portail ANTS")))).scalar_one()
     assert (report.theme, report.commune_insee, report.urgency) == ("demarche", "35243", "urgent")
     assert fake.unanswered_callbacks() == []
+
+
+async def test_export_then_forget_leave_no_trace_of_the_telegram_account(tg: Harness) -> None:
+    fake = tg.fake
+    gwen = fake.user(987654321, "Gwenaëlle")
+    await tg.join(gwen)
+    before = fake.sent_count(gwen.chat_id)
+    await gwen.say("/mes_donnees")
+    export = await fake.wait_for(lambda: next((m for m in fake.sent_to(gwen.chat_id)[before:] if m.document), None),
+                                 WAIT)
+    assert export.document is not None and export.document.name == "mes-donnees-relais.json"
+    data = json.loads(export.document.data)
+    assert data["profil"]["nom"] == "Gwenaëlle" and data["messageries"][0]["identifiant"] == "987654321"
+    await tg.ask(gwen, "/oublier", "Supprimer votre compte")
+    await tg.press(gwen, "Oui, supprimer", "votre compte est supprimé")
+    await tg.settled()
+    dump = await dump_tables(tg.app)
+    assert "987654321" not in dump and "Gwenaëlle" not in dump
+    assert "code d'invitation" in (await tg.ask(gwen, "/moi", "code d'invitation")).plain_text
 
 
 @sqlite_only
