@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -38,11 +39,12 @@ def platform_transports(settings: Settings) -> list[Transport]:
 
 async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     transports = platform_transports(settings)
-    if not transports and sys.stdin.isatty():
+    if not transports and not settings.api_listen:  # nothing to serve: the embedded default, the console
         print("Aucune messagerie configurée (RELAIS_TELEGRAM_TOKEN, RELAIS_MATRIX_*) : mode console.",
               file=sys.stderr)
+        logging.getLogger().setLevel(logging.WARNING)  # the conversation, not the logs, fills the terminal
         return await cmd_console(argparse.Namespace(as_="admin"), settings)
-    if not transports:  # a service (Docker, systemd): keep the API and the scheduler up, say why nothing chats
+    if not transports:  # a service with its API (Docker, systemd): keep it and the scheduler up, say why
         print("Aucune messagerie configurée (RELAIS_TELEGRAM_TOKEN, RELAIS_MATRIX_*) : seuls l'API et les "
               "tâches planifiées tournent.", file=sys.stderr)
     from bot.__main__ import install_stop_signals
