@@ -24,6 +24,7 @@ console: run
 
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
+	$(BIN)/mypy bot handlers storage
 	$(BIN)/lint-imports
 	RELAIS_DATABASE_URL=sqlite:///$(CURDIR)/$(VENV)/db-check.db $(BIN)/relais db-check
 

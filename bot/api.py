@@ -1,7 +1,9 @@
 """HTTP API for the coordinating service (reports as JSON/CSV, grouped stats), plus /healthz and /metrics."""
 
 # No `from __future__ import annotations` here: FastAPI reads the dependency annotations at run time.
+import asyncio
 import base64
+import contextlib
 import csv
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -206,8 +208,9 @@ async def serve(app: "App", listen: str, stop: Awaitable[Any]) -> None:
     host, _, port = listen.rpartition(":")
     server = uvicorn.Server(uvicorn.Config(create_api(app), host=host or "127.0.0.1", port=int(port),
                                            log_level="warning", lifespan="off"))
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
-    task = __import__("asyncio").create_task(server.serve())
+    # The bot owns SIGTERM/SIGINT (a clean stop of every part): uvicorn must not take them over while serving.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.create_task(server.serve())
     await stop
     server.should_exit = True
     await task

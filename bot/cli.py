@@ -146,8 +146,8 @@ async def cmd_territory(args: argparse.Namespace, settings: Settings) -> int:
         async with prepared(settings) as app, app.sessions() as session, session.begin():
             if args.action == "list":
                 for territory in await all_territories(session, with_communes=True):
-                    communes = ",".join(c.insee for c in territory.communes)
-                    print(f"{territory.code}\t{territory.name}\t{territory.timezone}\t{communes}")
+                    listed = ",".join(c.insee for c in territory.communes)
+                    print(f"{territory.code}\t{territory.name}\t{territory.timezone}\t{listed}")
                 return 0
             communes = [c.strip() for c in args.communes.split(",") if c.strip()]
             territory = await add_territory(session, code=args.code, name=args.name, parent=args.parent,

@@ -66,13 +66,13 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now:
                  is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, created_at=now,
                  due_at=i.due_at or now, attempts=0) for i in items]
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"])
-    stmt = stmt.returning(OutboxMessage.key, OutboxMessage.id)
+    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(
+        OutboxMessage.key, OutboxMessage.id)
     if len(rows) == 1:
         result = await session.execute(stmt.values(**rows[0]))
     else:
         result = await session.execute(stmt, rows)  # executemany: SQLAlchemy batches the VALUES
-    added = dict(result.tuples().all())
+    added: dict[str, int] = {key: row_id for key, row_id in result.tuples().all()}
     return [added[row["key"]] for row in rows if row["key"] in added]
 
 
@@ -219,8 +219,8 @@ class Outbox:
             await self._failed(row, TransportError(type(error).__name__))
             return False
         # Once delivered, the text is no longer needed: keeping it would keep names and reports in a queue table.
-        mark = dict(id=row.id, sent_at=self.clock.now(), platform_message_id=message_id, attempts=row.attempts + 1,
-                    payload={})
+        mark: dict[str, Any] = dict(id=row.id, sent_at=self.clock.now(), platform_message_id=message_id,
+                                    attempts=row.attempts + 1, payload={})
         if marks is None:
             await self._mark(**mark)
         else:

@@ -11,6 +11,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 COLOURS = ("#000091", "#E1000F", "#18753C", "#B34000", "#6A6AF4", "#A558A0", "#009081", "#929292", "#3A3A3A")
 
@@ -36,7 +37,7 @@ def weekly_chart(rows: list[tuple[datetime, str, int]], labels: dict[str, str], 
     axes.set_title(title, fontsize=18)
     axes.set_ylabel("Signalements", fontsize=14)
     axes.tick_params(labelsize=13)
-    axes.yaxis.get_major_locator().set_params(integer=True)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.spines[["top", "right"]].set_visible(False)
     if rows:
         axes.legend(fontsize=13, frameon=False, loc="upper center", bbox_to_anchor=(0.5, -0.08), ncol=2)

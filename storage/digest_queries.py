@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +38,7 @@ class DigestFigures:
     weekly_by_theme: list[tuple[datetime, str, int]]  # week start (UTC), theme, count
 
 
-async def _counts(session: AsyncSession, territory_ids: Sequence[int], period: Period, column: object,
+async def _counts(session: AsyncSession, territory_ids: Sequence[int], period: Period, column: Any,
                   limit: int | None = None) -> list[tuple[str, int]]:
     count = func.count(Report.id)
     query = (select(column, count).where(Report.territory_id.in_(territory_ids), Report.status != "withdrawn",

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Territory
@@ -27,7 +27,7 @@ class ApiFilter:
     urgency: str | None = None
 
 
-def _filtered(query: Select[Any], f: ApiFilter) -> Select[Any]:
+def _filtered(query: Any, f: ApiFilter) -> Any:  # any Select over report
     query = query.where(Report.territory_id.in_(f.territory_ids), Report.status != "withdrawn")
     if f.since is not None:
         query = query.where(Report.created_at >= f.since)
