@@ -39,6 +39,12 @@ class ConversationState:
         self.data.update(data)
         self.changed = True
 
+    def forget(self, *keys: str) -> None:
+        """Drop answers (to ask for them again, e.g. after « Modifier »)."""
+        for key in keys:
+            self.data.pop(key, None)
+        self.changed = True
+
     def end(self) -> None:
         self.step, self.data, self.prompt_id, self.offered = "", {}, "", []
         self.changed = True

@@ -152,8 +152,7 @@ async def confirmed(event: ChoiceMade, ctx: Context) -> Reply:
 
 @router.choice("meeting.edit")
 async def edit_field(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.data.pop(event.choice_id, None)
-    ctx.conversation.update()
+    ctx.conversation.forget(event.choice_id)
     return await next_question(ctx)
 
 
