@@ -36,6 +36,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    # Error messages and logs must not carry what people wrote: SQL parameters are hidden from them.
+    kwargs.setdefault("hide_parameters", True)
     if make_url(url).get_backend_name() != "sqlite":
         # A restarted server leaves dead connections in the pool: test each one before handing it out.
         kwargs.setdefault("pool_pre_ping", True)
