@@ -17,7 +17,7 @@ async def help_(_event: TextReceived, ctx: Context) -> Reply:
     for command in ctx.routes.visible_commands(ctx.role, is_group=ctx.address.is_group):
         lines.append(f"- **/{command.name}** : {t(command.help_key)}")
         if command.example_key:
-            lines.append(f"  _{t('help.example', example=t(command.example_key))}_")
+            lines.append(f"  {t('help.example', example=t(command.example_key))}")  # no italics: names hold _
     lines.append(t("help.footer"))
     return Reply("\n".join(lines))
 
