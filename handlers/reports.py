@@ -50,7 +50,8 @@ async def prefill(text: str, ctx: Context) -> list[Reply]:
     masked = mask(text, current_year=ctx.now.year)
     ctx.conversation.update(description=masked.text, masked=list(masked.kinds),
                             theme=theme.id if theme else None,
-                            commune=found.commune.insee if found and found.commune else None)
+                            commune=found.commune.insee if found and found.commune else None,
+                            homonyms=[c.insee for c in found.candidates] if found and found.ambiguous else [])
     notes = [Reply(t("reports.masked", what=masked.summary()))] if masked.kinds else []
     return notes + await next_question(ctx)
 
@@ -84,6 +85,10 @@ async def ask_commune(ctx: Context) -> Reply:
     """The member's usual commune (and their network's) first, or type any name or postal code."""
     ctx.conversation.goto("report.commune")
     assert ctx.member is not None
+    homonyms = ctx.conversation.data.pop("homonyms", None)
+    if homonyms:  # the one-shot text named a commune several places share: ask which one
+        return Reply(t("reports.commune_which"),
+                     choices=tuple(Choice(insee, places.label(insee)) for insee in homonyms[:places.MAX_CANDIDATES]))
     usual = [ctx.member.usual_commune] if ctx.member.usual_commune else []
     prefs = await places.preferences(ctx)
     offered = list(dict.fromkeys([*usual, *prefs.insee]))[:4]

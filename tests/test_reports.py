@@ -107,6 +107,14 @@ async def test_one_shot_report_asks_only_what_is_missing(app: App, transport: Fa
     assert (report.theme, report.commune_insee, report.urgency) == ("demarche", "35115", "low")
 
 
+async def test_one_shot_report_naming_a_shared_commune_name_asks_which(app: App, transport: FakeTransport) -> None:
+    antillais = await joined(app, transport, "referent", "u-971-oneshot", territory="971-nord-gt")
+    asked = await antillais.say("/signaler la caf bloque les dossiers à Saint-Denis")
+    assert "Laquelle" in asked[-1].text
+    assert {"Saint-Denis (974)", "Saint-Denis (93)"} <= {c.label for c in asked[-1].choices}
+    assert "public" in (await antillais.pick("Saint-Denis (974)"))[-1].text.lower()
+
+
 async def test_homonyms_are_settled_by_territory_or_asked(app: App, transport: FakeTransport) -> None:
     breton = await joined(app, transport, "referent", "u-35", territory="35-fougeres")
     antillais = await joined(app, transport, "referent", "u-971", territory="971-nord-gt")
