@@ -27,6 +27,7 @@ from storage.themes import themes
 router = Router("digest")
 log = logging.getLogger(__name__)
 
+PERIOD_WORDS = ("semaine", "mois", "depuis")
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
           "novembre", "décembre")
 
@@ -123,6 +124,8 @@ async def on_demand(event: TextReceived, ctx: Context) -> Reply:
     if territory is None:
         return Reply(t("digest.territory_refused", code=code or ""))
     tz = ZoneInfo(territory.timezone)
+    if words and words[0].lower() not in PERIOD_WORDS:
+        return Reply(t("digest.bad_period", text=" ".join(words)[:40]))
     try:
         period = parse_period([w.lower() for w in words], ctx.now, tz)
     except DateError as error:

@@ -79,3 +79,10 @@ async def test_weekly_digest_posted_once_per_week_across_a_restart(
 
 async def test_digest_commands_are_for_coordinators(member_chat: Chat) -> None:
     assert "réservée aux coordinateurs" in await member_chat.text("/synthese")
+
+
+async def test_an_unknown_period_gets_an_example_not_a_silent_default(app: App, transport: FakeTransport) -> None:
+    coordinator = await joined(app, transport, "coordinator", "u-dig-period", territory="35-fougeres")
+    assert "Je n'ai pas compris « hebdo »" in await coordinator.text("/synthese hebdo")
+    assert "Synthèse" in await coordinator.text("/synthese mois 35-fougeres")
+    assert "Je n'ai pas compris la date" in await coordinator.text("/synthese depuis la Saint-Glinglin")
