@@ -277,6 +277,9 @@ async def cmd_import_structures(args: argparse.Namespace, settings: Settings) ->
         print(t("partners.import_unreadable", error=error), file=sys.stderr)
         return 1
     _print_import(report)
+    if report.total == 0:  # an empty file, or one of another kind: say so rather than a row of zeros
+        print(t("partners.import_nothing", path=path), file=sys.stderr)
+        return 1
     return 0
 
 

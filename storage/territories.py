@@ -19,7 +19,7 @@ class TerritoryError(ValueError):
 
 def check_timezone(name: str) -> str:
     if name not in available_timezones():
-        raise TerritoryError(f"unknown time zone: {name} (e.g. Europe/Paris, America/Guadeloupe)")
+        raise TerritoryError(f"fuseau horaire inconnu : {name} (par exemple Europe/Paris, America/Guadeloupe)")
     ZoneInfo(name)
     return name
 
@@ -32,10 +32,10 @@ async def add_territory(session: AsyncSession, *, code: str, name: str, now: dat
                         timezone: str | None = None, communes: Iterable[str] = ()) -> Territory:
     """A new node of the tree; a child inherits its parent's time zone unless one is given."""
     if await by_code(session, code):
-        raise TerritoryError(f"territory {code} already exists")
+        raise TerritoryError(f"le territoire {code} existe déjà (voir : relais territory list)")
     parent_row = await by_code(session, parent) if parent else None
     if parent and parent_row is None:
-        raise TerritoryError(f"parent territory {parent} not found")
+        raise TerritoryError(f"territoire parent {parent} inconnu (voir : relais territory list)")
     zone = check_timezone(timezone or (parent_row.timezone if parent_row else "Europe/Paris"))
     territory = Territory(code=code, name=name, parent_id=parent_row.id if parent_row else None,
                           timezone=zone, created_at=now)

@@ -49,7 +49,7 @@ async def create_token(session: AsyncSession, *, name: str, territory_id: int, s
                        now: datetime, expires_at: datetime | None) -> NewToken:
     unknown = set(scopes) - set(SCOPES)
     if unknown:
-        raise ValueError(f"unknown scope(s): {', '.join(sorted(unknown))} (known: {', '.join(SCOPES)})")
+        raise ValueError(f"portée inconnue : {', '.join(sorted(unknown))} (possibles : {', '.join(SCOPES)})")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name, token_hash=hash_token(token), hint=token[:10], territory_id=territory_id,
                    scopes=" ".join(scopes), created_at=now, expires_at=expires_at)
