@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Address, Choice
@@ -90,7 +90,3 @@ async def load_conversation(session: AsyncSession, address: Address, now: dateti
     row = (await session.execute(query)).scalar_one_or_none()
     return ConversationState(address, row, now)
 
-
-async def purge_expired(session: AsyncSession, now: datetime) -> int:
-    result = await session.execute(delete(Conversation).where(Conversation.expires_at < now))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]

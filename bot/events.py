@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,6 @@ class Reply:
     attachment: Attachment | None = None
     prompt_id: str = ""  # set by the core when choices are offered
     choices_per_row: int = 1
-    extra: dict[str, str] = field(default_factory=dict, compare=False, hash=False)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,8 @@ class FloodGuard:
     def check(self, address: Address, now: datetime) -> Verdict:
         if self.per_minute <= 0:
             return "ok"
+        if len(self._seen) > 10_000:
+            self.forget_idle(now)
         key = (address.platform, address.user_id)
         seen = self._seen[key]
         while seen and seen[0] <= now - WINDOW:

@@ -101,13 +101,6 @@ def backoff(attempts: int, retry_after: float | None) -> timedelta:
     return timedelta(seconds=max(seconds, retry_after or 0))
 
 
-@dataclass
-class OutboxStats:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
 class Outbox:
     """Delivers pending rows in order per chat, within each platform's rate limits."""
 
@@ -116,7 +109,6 @@ class Outbox:
         self.sessions, self.transports, self.clock = sessions, transports, clock
         self.max_attempts, self.batch = max_attempts, batch
         self.limiters = {name: RateLimiter.for_transport(t) for name, t in transports.items()}
-        self.stats = OutboxStats()
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._retry_in: dict[int, float] = {}  # seconds until a row that just failed is due again
@@ -225,7 +217,6 @@ class Outbox:
             await self._mark(**mark)
         else:
             marks.append(mark)
-        self.stats.sent += 1
         self._sent.add(row.id)
         self._sent_order.append(row.id)
         if len(self._sent_order) > 10_000:
@@ -240,10 +231,8 @@ class Outbox:
             self.limiters[row.platform].pause(error.retry_after)
         if error.permanent or attempts >= self.max_attempts:
             log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
-            self.stats.failed += 1
             await self._mark(id=row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
             return
-        self.stats.retried += 1
         delay = backoff(attempts, error.retry_after)
         self._retry_in[row.id] = delay.total_seconds()
         due = self.clock.now() + delay

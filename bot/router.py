@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.events import Event, Reply
+from bot.events import Reply
 
 if TYPE_CHECKING:
     from bot.context import Context
@@ -135,6 +135,3 @@ def parse_command(text: str) -> tuple[str, str] | None:
     name = head.split("@", 1)[0].lower()
     return name, rest.strip()
 
-
-def event_is(event: Event, kind: type) -> bool:
-    return isinstance(event, kind)

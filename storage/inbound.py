@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,7 +18,3 @@ async def first_time(session: AsyncSession, platform: str, event_key: str, now: 
     result = await session.execute(stmt.on_conflict_do_nothing().returning(InboundEvent.id))
     return result.scalar_one_or_none() is not None
 
-
-async def purge_before(session: AsyncSession, moment: datetime) -> int:
-    result = await session.execute(delete(InboundEvent).where(InboundEvent.received_at < moment))
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
