@@ -17,6 +17,7 @@ from bot.jobs import JobContext
 from bot.outbox import enqueue
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
+from handlers.access import oversees
 from storage import audit
 from storage.digest_queries import DigestFigures, Period, figures
 from storage.groups import all_links, group_of, link_group
@@ -95,10 +96,9 @@ def last_week(now: datetime, tz: ZoneInfo) -> Period:
 async def territory_for(ctx: Context, code: str | None) -> Territory | None:
     """The territory asked for (within the coordinator's subtree), the linked group's, or the coordinator's own."""
     assert ctx.member is not None
-    allowed = set(await subtree_ids(ctx.session, ctx.member.territory_id))
     if code:
         found = next((x for x in await all_territories(ctx.session) if x.code == code), None)
-        return found if found and (found.id in allowed or ctx.member.role == "admin") else None
+        return found if found and await oversees(ctx, found.id) else None
     if ctx.address.is_group and (link := await group_of(ctx.session, ctx.address.platform, ctx.address.chat_id)):
         return await ctx.session.get(Territory, link.territory_id)
     return await ctx.session.get(Territory, ctx.member.territory_id)

@@ -6,6 +6,7 @@ from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.router import Router
+from handlers.access import oversees
 from handlers.meeting_messages import (
     RSVP_PROMPT,
     answer_choices,
@@ -42,10 +43,7 @@ async def is_invited(ctx: Context, meeting: Meeting) -> bool:
 async def manages(ctx: Context, meeting: Meeting) -> bool:
     """Admins manage every meeting; coordinators those of their territory and below."""
     assert ctx.member is not None
-    if ctx.member.role == "admin":
-        return True
-    return ctx.member.role == "coordinator" and meeting.territory_id in await subtree_ids(
-        ctx.session, ctx.member.territory_id)
+    return ctx.member.role != "referent" and await oversees(ctx, meeting.territory_id)
 
 
 async def visible(ctx: Context) -> list[Occurrence]:

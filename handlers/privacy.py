@@ -12,10 +12,10 @@ from bot.events import Attachment, Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
 from bot.router import COORDINATORS, Router
+from handlers.access import oversees, visible_territories
 from storage import audit
 from storage.erasure import apply_retention, erase_member, export_member
 from storage.models import Member
-from storage.territories import subtree_ids
 
 router = Router("privacy")
 log = logging.getLogger(__name__)
@@ -64,8 +64,8 @@ async def forget_confirmed(event: ChoiceMade, ctx: Context) -> Reply:
 async def remove_member(_event: TextReceived, ctx: Context) -> Reply:
     assert ctx.member is not None
     query = select(Member).where(Member.erased_at.is_(None), Member.id != ctx.member.id).order_by(Member.display_name)
-    if ctx.member.role != "admin":
-        query = query.where(Member.territory_id.in_(await subtree_ids(ctx.session, ctx.member.territory_id)))
+    if (scope := await visible_territories(ctx)) is not None:
+        query = query.where(Member.territory_id.in_(scope))
     members = list((await ctx.session.execute(query.limit(20))).unique().scalars())
     if not members:
         return Reply(t("privacy.remove_none"))
@@ -87,9 +87,8 @@ async def remove_confirmed(event: ChoiceMade, ctx: Context) -> Reply:
     target_id = ctx.conversation.data["member"]
     ctx.conversation.end()
     target = await ctx.session.get(Member, target_id)
-    allowed = ctx.member.role == "admin" or (
-        target is not None and target.territory_id in await subtree_ids(ctx.session, ctx.member.territory_id))
-    if event.choice_id != "yes" or target is None or target.erased_at is not None or not allowed:
+    if (event.choice_id != "yes" or target is None or target.erased_at is not None
+            or not await oversees(ctx, target.territory_id)):
         return Reply(t("privacy.remove_cancelled"))
     await erase_member(ctx.session, target, ctx.now)
     await audit.record(ctx.session, now=ctx.now, action="member.erased", actor_id=ctx.member.id,

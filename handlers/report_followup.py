@@ -10,11 +10,11 @@ from bot.i18n import t
 from bot.notify import notify_member
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
+from handlers.access import oversees, visible_territories
 from handlers.masking import mask
 from storage import audit
 from storage.normalize import fold
 from storage.reports import Report, ReportFilter, count_reports, find_reports, of_author, set_status
-from storage.territories import subtree_ids
 from storage.themes import guess, themes
 
 router = Router("report_followup")
@@ -60,14 +60,6 @@ async def withdraw(event: ChoiceMade, ctx: Context) -> Reply:
     return Reply(t("followup.withdrawn", reference=report.reference))
 
 
-async def territory_scope(ctx: Context) -> list[int] | None:
-    """The territories a coordinator sees (their subtree); None for admins, who see every territory."""
-    assert ctx.member is not None
-    if ctx.member.role == "admin":
-        return None
-    return await subtree_ids(ctx.session, ctx.member.territory_id)
-
-
 STATUS_WORDS = {"nouveau": ("new",), "nouveaux": ("new",), "pris": ("acknowledged",), "cours": ("acknowledged",),
                 "resolu": ("resolved",), "resolus": ("resolved",), "tous": ()}
 
@@ -96,7 +88,7 @@ async def list_reports(event: TextReceived, ctx: Context) -> Reply:
 
 async def show_page(ctx: Context) -> Reply:
     data = ctx.conversation.data
-    f = ReportFilter(territory_ids=await territory_scope(ctx), statuses=tuple(data["statuses"]),
+    f = ReportFilter(territory_ids=await visible_territories(ctx), statuses=tuple(data["statuses"]),
                      theme=data["theme"], commune_insee=data["commune"], urgency=data["urgency"])
     total = await count_reports(ctx.session, f)
     reports = await find_reports(ctx.session, f, offset=data["offset"], limit=PAGE)
@@ -115,10 +107,7 @@ async def show_page(ctx: Context) -> Reply:
 
 async def visible_report(ctx: Context, report_id: int) -> Report | None:
     report = await ctx.session.get(Report, report_id)
-    scope = await territory_scope(ctx)
-    if report is None or (scope is not None and report.territory_id not in scope):
-        return None
-    return report
+    return report if report is not None and await oversees(ctx, report.territory_id) else None
 
 
 @router.choice("followup.list")
