@@ -6,12 +6,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.events import Address, Reply
 from bot.outbox import Outgoing, enqueue_many
+from storage.db import upsert_insert
 from storage.models import Conversation, Identity, Member
 
 # How long a typed « 1 » still answers the buttons of a reminder (Matrix and the console show them as a list).
@@ -56,8 +55,7 @@ async def offer_buttons(session: AsyncSession, items: Sequence[Outgoing], *, now
                  offered=[{"id": c.id, "label": c.label} for c in i.reply.choices]) for i in items]
     if not rows:
         return
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(Conversation)
+    stmt = upsert_insert(session, Conversation)
     stmt = stmt.on_conflict_do_update(
         index_elements=["platform", "chat_id", "user_id"],
         set_={"prompt_id": stmt.excluded.prompt_id, "offered": stmt.excluded.offered,

@@ -12,8 +12,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.clock import Clock
@@ -21,6 +19,7 @@ from bot.events import Address, Attachment, Choice, Delivery, Reply
 from bot.metrics import Metrics
 from bot.ratelimit import RateLimiter
 from bot.transport import Transport, TransportError
+from storage.db import upsert_insert
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
@@ -65,8 +64,7 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now:
     rows = [dict(key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
                  is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, created_at=now,
                  due_at=i.due_at or now, attempts=0) for i in items]
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(
+    stmt = upsert_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(
         OutboxMessage.key, OutboxMessage.id)
     if len(rows) == 1:
         result = await session.execute(stmt.values(**rows[0]))

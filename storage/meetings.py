@@ -9,12 +9,11 @@ from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrulestr
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from storage.base import Base, intpk, str200, utc
+from storage.db import upsert_insert
 from storage.models import Territory
 
 ANSWERS = ("yes", "no", "maybe")
@@ -301,8 +300,7 @@ async def set_answer(session: AsyncSession, found: Occurrence, member_id: int, a
         raise ValueError(f"unknown answer {answer}")
     values = dict(meeting_id=found.meeting.id, occurrence=found.key, member_id=member_id, answer=answer,
                   answered_at=now)
-    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    stmt = insert(Rsvp).values(**values).on_conflict_do_update(
+    stmt = upsert_insert(session, Rsvp).values(**values).on_conflict_do_update(
         index_elements=["meeting_id", "occurrence", "member_id"], set_={"answer": answer, "answered_at": now})
     await session.execute(stmt)
 
