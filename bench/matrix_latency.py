@@ -14,7 +14,7 @@ from typing import Any
 
 from nio import AsyncClient, InviteMemberEvent, MatrixRoom, RoomMessageText
 
-from bot.adapters.matrix import MatrixTransport
+from bot.adapters.matrix.adapter import MatrixTransport
 from bot.app import App
 from bot.config import Settings
 from storage.members import create_invitation

@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.context import Context
 from bot.conversation import ConversationState
 from bot.events import Address
-from handlers.partner_query import understand
+from handlers.partners.query import understand
 from storage.communes import Commune, communes
 from storage.members import find_member
 from storage.structure_import import import_file

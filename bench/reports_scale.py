@@ -18,7 +18,7 @@ from bot.api import create_api
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.config import Settings
-from handlers.digest import build
+from handlers.digest.synthese import build
 from storage.digest_queries import Period, figures
 from storage.models import Territory
 from storage.territories import by_code, subtree_ids

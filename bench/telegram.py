@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.echo_telegram import run_bare_echo
-from bot.adapters.telegram import TelegramTransport
+from bot.adapters.telegram.adapter import TelegramTransport
 from bot.app import App
 from bot.config import Settings
 from bot.events import Address, Reply

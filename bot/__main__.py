@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     settings = Settings()
     setup_logging(settings, quiet=args.command in {"console", "when"})
-    from bot import cli
+    from bot.ops import cli
 
     handler: Command = getattr(cli, f"cmd_{args.command.replace('-', '_')}")
     try:

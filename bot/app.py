@@ -26,8 +26,16 @@ log = logging.getLogger(__name__)
 
 def feature_routers() -> list[Router]:
     """Every feature's router, in /aide order of registration."""
-    from handlers import digest, help, onboarding, partner_edit, partners, privacy, profile, report_followup, reports
-    from handlers.meetings import ROUTERS as meeting_routers
+    from handlers.digest import synthese as digest
+    from handlers.help import commands as help
+    from handlers.meetings.schedule import ROUTERS as meeting_routers
+    from handlers.onboarding import join as onboarding
+    from handlers.partners import edit as partner_edit
+    from handlers.partners import search as partners
+    from handlers.privacy import rights as privacy
+    from handlers.profile import name as profile
+    from handlers.reports import create as reports
+    from handlers.reports import followup as report_followup
 
     return [help.router, reports.router, report_followup.router, partners.router, partner_edit.router, digest.router,
             onboarding.router, profile.router, privacy.router, *meeting_routers]

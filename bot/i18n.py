@@ -1,23 +1,42 @@
-"""French user texts: one catalog per feature under bot/texts/*.toml, looked up by "file.key"."""
+"""French user texts: TOML catalogs beside the code that uses them (bot/texts/, each feature's package), looked up
+by "catalog.key" where the catalog is the file's name."""
 
 from __future__ import annotations
 
 import tomllib
 from functools import cache
 from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
+
+# Packages whose folders (and sub-packages' folders) hold catalogs: the core's and the features'.
+CATALOG_ROOTS = ("bot", "handlers")
+
+
+def _catalog_files() -> list[Traversable]:
+    found: list[Traversable] = []
+    pending = [resources.files(root) for root in CATALOG_ROOTS]
+    while pending:
+        folder = pending.pop()
+        for entry in folder.iterdir():
+            if entry.is_dir() and not entry.name.startswith(("_", ".")):
+                pending.append(entry)
+            elif entry.name.endswith(".toml"):
+                found.append(entry)
+    return sorted(found, key=lambda e: e.name)
 
 
 @cache
 def _catalog() -> dict[str, str]:
     texts: dict[str, str] = {}
-    for entry in sorted(resources.files("bot.texts").iterdir(), key=lambda e: e.name):
-        if not entry.name.endswith(".toml"):
-            continue
+    for entry in _catalog_files():
         prefix = entry.name.removesuffix(".toml")
         for key, value in tomllib.loads(entry.read_text("utf-8")).items():
-            if isinstance(value, str):
-                texts[f"{prefix}.{key}"] = value.strip("\n")
+            if not isinstance(value, str):
+                continue
+            if f"{prefix}.{key}" in texts:
+                raise ValueError(f"text {prefix}.{key} defined twice")
+            texts[f"{prefix}.{key}"] = value.strip("\n")
     return texts
 
 

@@ -19,8 +19,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from bot.app import App
-from bot.backup import BackupError, create_backup, pg_tool, restore_backup
 from bot.config import Settings
+from bot.ops.backup import BackupError, create_backup, pg_tool, restore_backup
 from storage.db import migrate
 from storage.models import Member
 from storage.reports import by_reference

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.dates import DateError, format_when, parse_when, when_command
 from bot.i18n import t
+from handlers.dates.french import DateError, format_when, parse_when, when_command
 
 PARIS, GUADELOUPE = "Europe/Paris", "America/Guadeloupe"
 REUNION, CAYENNE = "Indian/Reunion", "America/Cayenne"

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import cli
 from bot.app import App
 from bot.config import Settings
+from bot.ops import cli
 from storage.structure_import import ImportReport, import_file, read_lmn_csv
 from storage.structures import Structure, save_local
 

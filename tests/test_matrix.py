@@ -29,12 +29,12 @@ from nio import (
 from nio.crypto.attachments import decrypt_attachment
 from sqlalchemy import func, select
 
-from bot.adapters.matrix import MatrixTransport
-from bot.adapters.matrix_content import html_body, notice, png_size
-from bot.adapters.matrix_inbound import after_own_arrival, to_event
-from bot.adapters.matrix_outbound import refusal
-from bot.adapters.matrix_session import MatrixConfig, server_allowed
-from bot.adapters.matrix_undecrypted import Undecrypted
+from bot.adapters.matrix.adapter import MatrixTransport
+from bot.adapters.matrix.content import html_body, notice, png_size
+from bot.adapters.matrix.inbound import after_own_arrival, to_event
+from bot.adapters.matrix.outbound import refusal
+from bot.adapters.matrix.session import MatrixConfig, server_allowed
+from bot.adapters.matrix.undecrypted import Undecrypted
 from bot.app import App, feature_routers
 from bot.config import Settings
 from bot.events import Address, Attachment, Choice, Delivery, Reply, TextReceived

@@ -15,12 +15,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
-from bot.calendar import CalendarEvent, invitation
 from bot.clock import FrozenClock
-from bot.dates import MONTHS
 from bot.events import ChoiceMade, Reply
-from handlers.meeting_reminders import parse_french_offsets
-from handlers.meetings import parse_every
+from handlers.dates.french import MONTHS
+from handlers.meetings.calendar import CalendarEvent, invitation
+from handlers.meetings.reminders import parse_french_offsets
+from handlers.meetings.schedule import parse_every
 from storage.meetings import Meeting, NewMeeting, create_meeting, reminder_instant, rule_dates, seed_demo_meetings
 from storage.models import OutboxMessage
 from storage.territories import add_territory, by_code
@@ -209,7 +209,7 @@ async def test_a_reminder_missed_beyond_the_grace_period_is_logged_by_ids_and_sk
 ) -> None:
     await joined(app, transport, "referent", "u-karim", territory="35-fougeres", name="Karim")
     meeting = await meeting_at(app, "35-fougeres", datetime(2026, 3, 12, 14))  # noqa: DTZ001 (local wall time)
-    with caplog.at_level(logging.INFO, logger="handlers.meeting_reminders"):
+    with caplog.at_level(logging.INFO, logger="handlers.meetings.reminders"):
         await remind(app, clock, utc(2026, 3, 11, 13) + timedelta(hours=6, minutes=1))  # J-1 missed by 6 h 01
         await remind(app, clock, utc(2026, 3, 11, 19, 30))
     assert reminders(transport, "u-karim") == []

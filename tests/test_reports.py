@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 
 from bot.app import App
 from bot.clock import FrozenClock
-from handlers.masking import mask
+from handlers.reports.masking import mask
 from storage.reports import Report
 from tests.chat import Chat, FakeTransport
 from tests.conftest import joined

@@ -18,8 +18,8 @@ import pytest
 from aiohttp import ClientSession
 from sqlalchemy import func, select
 
-from bot.adapters.telegram import TelegramTransport, api_urls
-from bot.adapters.telegram_render import MAX_TEXT, callback_data, split_text, utf16_len
+from bot.adapters.telegram.adapter import TelegramTransport, api_urls
+from bot.adapters.telegram.render import MAX_TEXT, callback_data, split_text, utf16_len
 from bot.app import App
 from bot.config import Settings
 from bot.events import Address, Attachment, Choice, Delivery, Reply

@@ -15,7 +15,7 @@ from bot.i18n import t
 from bot.jobs import JobContext
 from bot.notify import notify_members
 from bot.router import COORDINATORS, Router, parse_command
-from handlers.meeting_messages import already_queued, ics, invited, offsets_text, reminder
+from handlers.meetings.messages import already_queued, ics, invited, offsets_text, reminder
 from storage import audit
 from storage.meetings import (
     DEFAULT_OFFSETS,

@@ -11,7 +11,7 @@ from bot.notify import notify_member
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
 from handlers.access import oversees, visible_territories
-from handlers.masking import mask
+from handlers.reports.masking import mask
 from storage import audit
 from storage.normalize import fold
 from storage.reports import Report, ReportFilter, count_reports, find_reports, of_author, set_status

@@ -6,13 +6,13 @@ from dataclasses import replace
 from datetime import datetime
 
 from bot.context import Context
-from bot.dates import DateError, parse_when
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.notify import notify_members
 from bot.router import Router
-from handlers.meeting_answers import answer, load, management, manages
-from handlers.meeting_messages import (
+from handlers.dates.french import DateError, parse_when
+from handlers.meetings.answers import answer, load, management, manages
+from handlers.meetings.messages import (
     RSVP_PROMPT,
     MemberReply,
     answer_choices,
@@ -22,7 +22,7 @@ from handlers.meeting_messages import (
     parse_answer,
     when,
 )
-from handlers.meeting_messages import zone_of as zone
+from handlers.meetings.messages import zone_of as zone
 from storage import audit
 from storage.meetings import Occurrence, answers_for, change_occurrence, occurrence
 from storage.models import Member

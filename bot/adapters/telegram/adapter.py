@@ -26,8 +26,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.adapters.telegram_inbound import message_event, press_event, pressed_label
-from bot.adapters.telegram_render import Part, chosen_html, chosen_notice, plan
+from bot.adapters.telegram.inbound import message_event, press_event, pressed_label
+from bot.adapters.telegram.render import Part, chosen_html, chosen_notice, plan
 from bot.config import Settings
 from bot.events import ChoiceMade, Delivery, Event, Reply
 from bot.markup import to_html, to_plain

@@ -6,7 +6,7 @@ import re
 
 from telegram import CallbackQuery, Chat, Message, Update, User
 
-from bot.adapters.telegram_render import BY_LABEL, read_callback
+from bot.adapters.telegram.render import BY_LABEL, read_callback
 from bot.events import Address, ChoiceMade, Event, LocationShared, TextReceived
 
 PLATFORM = "telegram"

@@ -11,8 +11,8 @@ from bot.events import Choice, ChoiceMade, LocationShared, Reply, TextReceived
 from bot.i18n import t
 from bot.router import Router, parse_command
 from handlers import places
-from handlers.partner_cards import card
-from handlers.partner_query import Asked, understand
+from handlers.partners.cards import card
+from handlers.partners.query import Asked, understand
 from storage.structures import MAX_KM, OpenFilter, Page, Search, find_partners
 from storage.themes import themes
 

@@ -6,7 +6,7 @@ from bot.context import Context
 from bot.events import Reply, TextReceived
 from bot.i18n import t
 from bot.router import MEMBERS, STRANGER, Router, parse_command
-from handlers import privacy
+from handlers.privacy import rights as privacy
 from storage import audit
 from storage.members import join, redeem_invitation
 

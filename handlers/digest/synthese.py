@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.context import Context
-from bot.dates import DateError, format_when, parse_when
 from bot.events import Address, Attachment, Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
@@ -18,6 +17,7 @@ from bot.outbox import enqueue
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
 from handlers.access import oversees
+from handlers.dates.french import DateError, format_when, parse_when
 from storage import audit
 from storage.digest_queries import DigestFigures, Period, figures
 from storage.groups import all_links, group_of, link_group
@@ -79,7 +79,7 @@ async def build(session: AsyncSession, territory: Territory, period: Period) -> 
     labels = {th.id: th.short for th in themes().problems}
     chart = None
     if figs.weekly_by_theme:  # rendering takes ~0.15 s: off the event loop, other chats keep being answered
-        from handlers.digest_chart import weekly_chart  # matplotlib loads on first use, not at every start
+        from handlers.digest.chart import weekly_chart  # matplotlib loads on first use, not at every start
 
         chart = await asyncio.to_thread(weekly_chart, figs.weekly_by_theme, labels, tz, t("digest.chart_title"))
     attachment = Attachment("synthese.png", "image/png", chart) if chart else None

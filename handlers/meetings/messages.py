@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.calendar import CalendarEvent, attachment
-from bot.dates import WEEKDAYS, format_when
 from bot.events import Attachment, Choice, Reply
 from bot.i18n import t
+from handlers.dates.french import WEEKDAYS, format_when
+from handlers.meetings.calendar import CalendarEvent, attachment
 from storage.meetings import ANSWERS, Meeting, Occurrence, nth_weekday, rule_months
 from storage.members import members_of
 from storage.models import Member, OutboxMessage

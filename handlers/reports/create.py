@@ -7,7 +7,7 @@ from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.router import Router, parse_command
 from handlers import places
-from handlers.masking import mask
+from handlers.reports.masking import mask
 from storage.reports import NewReport, create_report
 from storage.themes import guess, themes
 

@@ -22,9 +22,9 @@ from nio import (
 )
 from nio.events import Event as NioEvent
 
-from bot.adapters.matrix_inbound import after_own_arrival, to_event
-from bot.adapters.matrix_outbound import Sender
-from bot.adapters.matrix_session import (
+from bot.adapters.matrix.inbound import after_own_arrival, to_event
+from bot.adapters.matrix.outbound import Sender
+from bot.adapters.matrix.session import (
     MatrixConfig,
     MatrixLoginError,
     MatrixUnavailable,
@@ -34,7 +34,7 @@ from bot.adapters.matrix_session import (
     server_allowed,
     server_of,
 )
-from bot.adapters.matrix_undecrypted import Undecrypted
+from bot.adapters.matrix.undecrypted import Undecrypted
 from bot.config import Settings
 from bot.events import Delivery
 from bot.ratelimit import Limits

@@ -27,11 +27,11 @@ def platform_transports(settings: Settings) -> list[Transport]:
     """The adapters whose credentials are set; imported only then (a missing library never blocks the rest)."""
     transports: list[Transport] = []
     if settings.telegram_enabled:
-        from bot.adapters.telegram import TelegramTransport
+        from bot.adapters.telegram.adapter import TelegramTransport
 
         transports.append(TelegramTransport.from_settings(settings))
     if settings.matrix_enabled:
-        from bot.adapters.matrix import MatrixTransport
+        from bot.adapters.matrix.adapter import MatrixTransport
 
         transports.append(MatrixTransport.from_settings(settings))
     return transports
@@ -108,9 +108,9 @@ async def cmd_db_check(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.backup import BackupError, create_backup
     from bot.clock import SystemClock
     from bot.i18n import t
+    from bot.ops.backup import BackupError, create_backup
 
     try:
         done = await asyncio.to_thread(create_backup, settings, args.output, SystemClock().now())
@@ -128,8 +128,8 @@ async def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.backup import BackupError, restore_backup
     from bot.i18n import t
+    from bot.ops.backup import BackupError, restore_backup
 
     try:
         m = await asyncio.to_thread(restore_backup, settings, args.archive, force=args.force)
@@ -186,7 +186,7 @@ async def deep_link(settings: Settings, code: str) -> str:
     """https://t.me/<bot>?start=CODE once Telegram is configured (asks the Bot API for the bot's name)."""
     if not settings.telegram_enabled:
         return ""
-    from bot.adapters.telegram import bot_username
+    from bot.adapters.telegram.adapter import bot_username
 
     try:
         username = await bot_username(settings)
@@ -196,7 +196,7 @@ async def deep_link(settings: Settings, code: str) -> str:
 
 
 async def cmd_when(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.dates import when_command
+    from handlers.dates.french import when_command
 
     code, line = when_command(args.text, args.now, args.tz)
     print(line, file=sys.stdout if code == 0 else sys.stderr)
@@ -350,8 +350,8 @@ async def cmd_reminders(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _reminders_report(session: AsyncSession, now: datetime) -> list[str]:
-    from bot.dates import format_when
     from bot.i18n import t
+    from handlers.dates.french import format_when
     from storage.meetings import Meeting, reminders_handled_at
 
     lines = []

@@ -6,12 +6,14 @@ import re
 from datetime import datetime, timedelta
 
 from bot.context import Context
-from bot.dates import DateError, parse_when
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.router import COORDINATORS, Router
-from handlers import meeting_answers, meeting_changes, meeting_reminders
-from handlers.meeting_messages import day_text, invited, offsets_text, recurrence, when
+from handlers.dates.french import DateError, parse_when
+from handlers.meetings import answers as meeting_answers
+from handlers.meetings import changes as meeting_changes
+from handlers.meetings import reminders as meeting_reminders
+from handlers.meetings.messages import day_text, invited, offsets_text, recurrence, when
 from storage import audit
 from storage.meetings import NewMeeting, create_meeting, monthly_rule, reminder_offsets, rule_dates
 from storage.normalize import fold

@@ -12,7 +12,7 @@ from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
-from handlers.partner_cards import hours_text
+from handlers.partners.cards import hours_text
 from storage import audit
 from storage.structures import Structure, by_id, named_like, pack, parse_hours, save_local
 from storage.themes import guess, themes

@@ -19,7 +19,7 @@ from nio import (
     UploadResponse,
 )
 
-from bot.adapters.matrix_content import file_message, notice
+from bot.adapters.matrix.content import file_message, notice
 from bot.events import Attachment, Delivery
 from bot.transport import TransportError
 

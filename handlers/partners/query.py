@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from functools import cache
 
 from bot.context import Context
-from handlers import partner_places
+from handlers.partners import places as partner_places
 from storage.communes import Resolution
 from storage.normalize import fold
 from storage.themes import guess, themes

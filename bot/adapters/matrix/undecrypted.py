@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from nio import AsyncClient, EncryptionError, MatrixRoom, MegolmEvent
 from nio.events import Event as NioEvent
 
-from bot.adapters.matrix_outbound import Sender
+from bot.adapters.matrix.outbound import Sender
 from bot.events import Address, Delivery, Reply
 from bot.i18n import t
 from bot.transport import TransportError

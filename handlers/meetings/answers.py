@@ -7,7 +7,7 @@ from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.router import Router
 from handlers.access import oversees
-from handlers.meeting_messages import (
+from handlers.meetings.messages import (
     RSVP_PROMPT,
     answer_choices,
     answer_label,
