@@ -60,8 +60,7 @@ class App:
         self.routes = Routes(routers if routers is not None else feature_routers())
         self.transports: dict[str, Transport] = {t.platform: t for t in transports}
         for transport in self.transports.values():
-            if hasattr(transport, "set_commands"):  # menus and lasting buttons, for adapters that show them
-                transport.set_commands(command_menus(self.routes), lasting_prompts=frozenset(self.routes.actions))
+            transport.set_commands(command_menus(self.routes), lasting_prompts=frozenset(self.routes.actions))
         self.metrics = Metrics()
         self.outbox = Outbox(self.sessions, self.transports, self.clock,
                              max_attempts=settings.outbox_max_attempts, metrics=self.metrics)

@@ -14,6 +14,7 @@ class Address:
     user_id: str
     is_group: bool = False
     display_name: str = ""  # as the platform gives it; never logged
+    thread_id: str = ""  # Telegram forum topic / Matrix thread the message came from: answers go back there
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,6 +22,9 @@ class TextReceived:
     address: Address
     text: str
     message_id: str = ""
+    # In a group: the message replies to one of the bot's messages or mentions the bot. Only such a message
+    # may answer a question the bot asked there (a colleague's chatter is not an answer).
+    addressed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +45,21 @@ class LocationShared:
     message_id: str = ""
 
 
-Event = TextReceived | ChoiceMade | LocationShared
+@dataclass(frozen=True, slots=True)
+class FileReceived:
+    """A photo, document, voice note… `data` is empty when the adapter did not fetch it (over `max_bytes`)."""
+
+    address: Address
+    kind: str  # "photo" | "document" | "voice" | "audio" | "video" | "sticker" | "other"
+    name: str
+    mime: str
+    size: int
+    data: bytes = b""
+    caption: str = ""
+    message_id: str = ""
+
+
+Event = TextReceived | ChoiceMade | LocationShared | FileReceived
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +87,12 @@ class Reply:
     attachment: Attachment | None = None
     prompt_id: str = ""  # set by the core when choices are offered
     choices_per_row: int = 1
+    # A question whose answer is typed. In a group, adapters make sure the answer can reach the bot and comes
+    # from the person asked: Telegram a selective ForceReply, Matrix a mention and « répondez à ce message ».
+    expects_answer: bool = False
+    # Set on messages the person must not miss (reminders, follow-ups, alerts): Matrix sends them as m.text
+    # (notices never ring, `.m.rule.suppress_notices`), Telegram without disable_notification.
+    notify: bool = False
 
 
 @dataclass(frozen=True, slots=True)

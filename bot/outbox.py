@@ -106,7 +106,7 @@ class Outbox:
                  clock: Clock, *, max_attempts: int = 12, batch: int = 200, metrics: Metrics | None = None) -> None:
         self.sessions, self.transports, self.clock = sessions, transports, clock
         self.max_attempts, self.batch = max_attempts, batch
-        self.limiters = {name: RateLimiter.for_transport(t) for name, t in transports.items()}
+        self.limiters = {name: RateLimiter(t.limits) for name, t in transports.items()}
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._retry_in: dict[int, float] = {}  # seconds until a row that just failed is due again

@@ -25,10 +25,6 @@ class RateLimiter:
         self._chats: defaultdict[str, deque[float]] = defaultdict(deque)
         self._paused_until = 0.0
 
-    @classmethod
-    def for_transport(cls, transport: object) -> RateLimiter:
-        return cls(getattr(transport, "limits", Limits()))
-
     def pause(self, seconds: float) -> None:
         """The platform asked us to wait (HTTP 429 retry_after): nothing goes out until then."""
         self._paused_until = max(self._paused_until, self._now() + seconds)

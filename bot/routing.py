@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from bot.events import ChoiceMade, Event, LocationShared, Reply, TextReceived
+from bot.events import ChoiceMade, Event, FileReceived, LocationShared, Reply, TextReceived
 from bot.i18n import t
 from bot.matching import closest
 from bot.router import STRANGER, Handler, HandlerResult, Routes, parse_command
@@ -37,6 +37,8 @@ def route(routes: Routes, event: Event, ctx: Context) -> tuple[Handler | None, E
         return (answer(t("core.join_how")) if not ctx.address.is_group else _silence), event
     if isinstance(event, ChoiceMade):
         return _choice(routes, event, ctx)
+    if isinstance(event, FileReceived):
+        return (answer(t("core.file_unused")) if not ctx.address.is_group else _silence), event
     if isinstance(event, LocationShared):
         handler = routes.locations.get(ctx.conversation.step) or routes.locations.get("")
         return handler or answer(t("core.location_unused")), event

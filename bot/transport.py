@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Set
 from typing import Protocol, runtime_checkable
 
 from bot.events import Delivery, Event
+from bot.ratelimit import Limits
 
 EventSink = Callable[[Event], Awaitable[None]]
+# Command menus by scope ("private", "group"): (command name, one-line French description).
+Commands = dict[str, list[tuple[str, str]]]
 
 
 class TransportError(Exception):
@@ -28,6 +31,12 @@ class Transport(Protocol):
     """
 
     platform: str
+    limits: Limits  # what the platform tolerates; the outbox paces itself on it
+    max_file_bytes: int  # the largest incoming file the adapter fetches (0: files are not read)
+
+    def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
+        """Command menus to publish at start (where the platform shows them) and the prompt ids of stateless
+        buttons that stay valid after a press (reminders' RSVP). A platform without menus ignores them."""
 
     async def start(self, sink: EventSink) -> None: ...
 

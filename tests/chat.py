@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Set
 from dataclasses import dataclass, field
 
 from bot.app import App
 from bot.events import Address, ChoiceMade, Delivery, LocationShared, Reply, TextReceived
 from bot.ratelimit import Limits
-from bot.transport import EventSink, TransportError
+from bot.transport import Commands, EventSink, TransportError
 
 
 @dataclass
@@ -16,10 +17,14 @@ class FakeTransport:
 
     platform: str = "test"
     limits: Limits = field(default_factory=Limits)
+    max_file_bytes: int = 10_000_000
     sent: list[Delivery] = field(default_factory=list)
     fail_next: int = 0
     retry_after: float | None = None
     started: bool = False
+
+    def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
+        self.commands = commands
 
     async def start(self, sink: EventSink) -> None:
         self.started = True

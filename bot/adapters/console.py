@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Set
 from pathlib import Path
 from typing import TextIO
 
 from bot.events import Address, Delivery, TextReceived
 from bot.markup import render
-from bot.transport import EventSink
+from bot.ratelimit import Limits
+from bot.transport import Commands, EventSink
 
 
 class ConsoleTransport:
     platform = "console"
+    limits = Limits()
+    max_file_bytes = 0  # a terminal sends no files
+
+    def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
+        """The console has no menu: /aide lists the commands."""
 
     def __init__(self, user_id: str = "admin", *, stdin: TextIO | None = None, stdout: TextIO | None = None,
                  files_dir: Path = Path("data/exports"), display_name: str = "Vous (console)") -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 
 from aiohttp import ClientError
 from nio import (
@@ -38,7 +38,7 @@ from bot.adapters.matrix.undecrypted import Undecrypted
 from bot.config import Settings
 from bot.events import Delivery
 from bot.ratelimit import Limits
-from bot.transport import EventSink, TransportError
+from bot.transport import Commands, EventSink, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,10 @@ class MatrixTransport:
 
     platform = "matrix"
     limits = Limits(global_per_s=5)  # bursts (digests) stay polite; a 429 pauses the platform anyway
+    max_file_bytes = 0  # incoming files are not read yet
+
+    def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
+        """Matrix has no command menu: !aide lists the commands."""
 
     def __init__(self, config: MatrixConfig, *, timeline_limit: int = 200, poll_ms: int = 30_000) -> None:
         self.config = config

@@ -7,7 +7,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Mapping, Sequence, Set
+from collections.abc import Set
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -32,13 +32,12 @@ from bot.config import Settings
 from bot.events import ChoiceMade, Delivery, Event, Reply
 from bot.markup import to_html, to_plain
 from bot.ratelimit import Limits
-from bot.transport import EventSink, TransportError
+from bot.transport import Commands, EventSink, TransportError
 
 log = logging.getLogger(__name__)
 
 OFFICIAL_API = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = ("message", "callback_query")
-Commands = Mapping[str, Sequence[tuple[str, str]]]  # {"private": [(name, help)], "group": [...]}
 SCOPES = {"private": BotCommandScopeAllPrivateChats, "group": BotCommandScopeAllGroupChats}
 PROGRESS_TTL = 3600.0  # seconds a partly sent reply remembers its sent parts (outbox retries come sooner)
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
@@ -82,6 +81,7 @@ class TelegramTransport:
     # Telegram allows 30 messages/s overall, about 1/s per chat, 20/min per group. The outbox counts a send when
     # it starts, Telegram when it arrives: one message of slack keeps network jitter from costing a 429.
     limits = Limits(global_per_s=29, per_chat_per_s=1, per_group_per_min=19)
+    max_file_bytes = 0  # incoming files are not read yet
 
     def __init__(self, token: str, *, api_url: str = "", webhook_url: str = "",
                  webhook_listen: str = "127.0.0.1:8443", webhook_secret: str = "",
