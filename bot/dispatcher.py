@@ -26,7 +26,7 @@ from bot.matching import match_choice
 from bot.metrics import Metrics
 from bot.router import HandlerResult, Routes
 from bot.routing import route
-from bot.transport import Transport, TransportError
+from bot.transport import Receipt, Transport, TransportError
 from storage.inbound import first_time
 from storage.members import find_member
 from storage.models import OutboxMessage
@@ -65,24 +65,29 @@ class Dispatcher:
         self.flood = FloodGuard(settings.rate_limit_per_minute)
         self.ttl = timedelta(minutes=settings.conversation_ttl_minutes)
 
-    async def handle(self, event: Event) -> None:
+    async def handle(self, event: Event) -> Receipt:
         """Entry point for adapters: never raises; the person always gets an answer in French."""
         self.metrics.messages_in.labels(event.address.platform).inc()
         refusal = self._refusal(event)
         if refusal is not None:
-            return await self._send_direct(event.address, refusal)
+            await self._send_direct(event.address, refusal)
+            return Receipt(accepted=False)
         async with self.locks.hold(event.address):
             try:
                 queued, direct = await self._transaction(event)
             except (OperationalError, DBAPIError) as error:
                 if isinstance(error, IntegrityError):
-                    return await self._apologise(event, error)
+                    await self._apologise(event, error)
+                    return Receipt(accepted=False)
                 log.warning("database unavailable while handling an event: %s", type(error).__name__)
-                return await self._send_direct(event.address, [Reply(t("core.unavailable"))])
+                await self._send_direct(event.address, [Reply(t("core.unavailable"))])
+                return Receipt(accepted=False)
             except Exception as error:
-                return await self._apologise(event, error)
+                await self._apologise(event, error)
+                return Receipt(accepted=False)
             await self._send_direct(event.address, direct)
             await self.outbox.deliver(queued)
+            return Receipt()
 
     def _refusal(self, event: Event) -> list[Reply] | None:
         """Too many messages, or one too long: answered at once, nothing stored, nothing queued."""

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Set
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from bot.events import Delivery, Event
 from bot.ratelimit import Limits
 
-EventSink = Callable[[Event], Awaitable[None]]
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the core made of an event, for adapters that acknowledge a press natively (Telegram's pop-up, the
+    « ✓ » on the chosen button): mark a button chosen only when `accepted`; show `notice` in the pop-up."""
+
+    accepted: bool = True  # False: stale, double, someone else's prompt, or refused: leave the keyboard as it is
+    notice: str = ""  # a few French words for the pop-up; the full answer still comes as a message
+
+
+EventSink = Callable[[Event], Awaitable[Receipt]]
 # Command menus by scope ("private", "group"): (command name, one-line French description).
 Commands = dict[str, list[tuple[str, str]]]
 
