@@ -25,6 +25,7 @@ class Context:
     settings: Settings
     event_key: str = ""  # stable id of the incoming message, for idempotent writes
     routes: object = field(default=None, repr=False)  # bot.router.Routes, for /aide
+    left_step: str = ""  # the flow a command just left ("" when none): /annuler says whether there was one
 
     @property
     def role(self) -> str:

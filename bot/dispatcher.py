@@ -19,13 +19,12 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context
 from bot.conversation import ConversationState, load_conversation
-from bot.events import Address, ChoiceMade, Delivery, Event, Reply, TextReceived
+from bot.events import Address, Delivery, Event, Reply, TextReceived
 from bot.flood import FloodGuard
+from bot.form import DRAFT
 from bot.i18n import t
-from bot.matching import match_choice
 from bot.metrics import Metrics
-from bot.router import HandlerResult, Routes
-from bot.routing import route
+from bot.router import Outcome, Route, Routes, route
 from bot.transport import Receipt, Transport, TransportError
 from storage.inbound import first_time
 from storage.members import find_member
@@ -74,7 +73,7 @@ class Dispatcher:
             return Receipt(accepted=False)
         async with self.locks.hold(event.address):
             try:
-                queued, direct = await self._transaction(event)
+                queued, direct, decision = await self._transaction(event)
             except (OperationalError, DBAPIError) as error:
                 if isinstance(error, IntegrityError):
                     await self._apologise(event, error)
@@ -87,7 +86,9 @@ class Dispatcher:
                 return Receipt(accepted=False)
             await self._send_direct(event.address, direct)
             await self.outbox.deliver(queued)
-            return Receipt()
+            if decision is None:  # already handled: a retried update
+                return Receipt(accepted=False)
+            return Receipt(accepted=decision.accepted, notice=decision.notice)
 
     def _refusal(self, event: Event) -> list[Reply] | None:
         """Too many messages, or one too long: answered at once, nothing stored, nothing queued."""
@@ -101,64 +102,58 @@ class Dispatcher:
             return [Reply(t("core.too_long", length=len(event.text), limit=limit))]
         return None
 
-    async def _transaction(self, event: Event) -> tuple[list[OutboxMessage], list[Reply]]:
+    async def _transaction(self, event: Event) -> tuple[list[OutboxMessage], list[Reply], Route | None]:
         async with self.sessions() as session, session.begin():
             now = self.clock.now()
             if event.message_id and not await first_time(session, event.address.platform,
                                                          self._event_key(event), now):
                 log.info("event already handled, skipped")
-                return [], []
+                return [], [], None
             member = await find_member(session, event.address.platform, event.address.user_id)
             conversation = await load_conversation(session, event.address, now)
             ctx = Context(session, event.address, member, conversation, self.clock, self.settings,
                           self._event_key(event), self.routes)
-            # A stateless button (RSVP…) leaves the flow's own prompt alone unless it offers new choices.
-            replies = self._bind_choices(await self._run(event, ctx), conversation,
-                                         keep_offer=self._is_action(event))
-            if ctx.member is None and member is None:  # a stranger leaves no trace: roll back, answer directly
+            decision = await route(self.routes, event, ctx)
+            if decision.quiet:
+                return [], [], decision
+            outcome = await self._run(decision, ctx)
+            if outcome.forget_chat:  # the member was just erased: keep the erasure, write nothing more
+                return [], list(outcome.replies), decision
+            if ctx.member is None:  # a stranger who did not join leaves no trace
                 await session.rollback()
-                return [], replies
-            if ctx.member is None:  # the member was just erased: keep the erasure, store nothing more
-                return [], replies
+                return [], list(outcome.replies), decision
+            replies = self._bind(list(outcome.replies), conversation, event.address)
             await conversation.save(session, now, self.ttl)
             base = f"reply:{ctx.event_key or secrets.token_hex(8)}"
             items = [outbox_mod.Outgoing(f"{base}:{i}", ctx.address, reply, outbox_mod.INTERACTIVE)
                      for i, reply in enumerate(replies)]
             ids = await outbox_mod.enqueue_many(session, items, now=now)
-        return outbox_mod.queued_rows(items, ids, now), []
+        return outbox_mod.queued_rows(items, ids, now), [], decision
 
-    async def _run(self, event: Event, ctx: Context) -> list[Reply]:
-        event = self._typed_choice(event, ctx.conversation)
-        handler, event = route(self.routes, event, ctx)
-        result: HandlerResult = await handler(event, ctx) if handler else None
-        if result is None:
-            return []
-        return [result] if isinstance(result, Reply) else list(result)
-
-    def _is_action(self, event: Event) -> bool:
-        return isinstance(event, ChoiceMade) and event.prompt_id in self.routes.actions
-
-    @staticmethod
-    def _typed_choice(event: Event, conversation: ConversationState) -> Event:
-        """"2" or a label typed in answer to offered choices becomes the same ChoiceMade as a button press."""
-        if not isinstance(event, TextReceived) or not conversation.offered:
-            return event
-        choice = match_choice(event.text, conversation.offered)
-        if choice is None:
-            return event
-        return ChoiceMade(event.address, conversation.prompt_id, choice.id, event.message_id)
+    async def _run(self, decision: Route, ctx: Context) -> Outcome:
+        conversation, notes = ctx.conversation, []
+        if decision.leaves_flow:
+            ctx.left_step = conversation.step
+            if set(conversation.data) - {DRAFT} and DRAFT in conversation.data and not decision.quietly:
+                notes.append(Reply(t("core.flow_abandoned")))
+            conversation.end()
+        if decision.taken is not None and (choice := conversation.find_choice(decision.taken.choice_id)):
+            conversation.answered(decision.taken.prompt_id, choice)
+        outcome = Outcome.of(await decision.handler(decision.event, ctx))
+        return replace(outcome, replies=(*notes, *outcome.replies)) if notes else outcome
 
     @staticmethod
-    def _bind_choices(replies: list[Reply], conversation: ConversationState, *, keep_offer: bool) -> list[Reply]:
-        """The last reply with choices (and no prompt of its own) becomes the conversation's current prompt."""
+    def _bind(replies: list[Reply], conversation: ConversationState, address: Address) -> list[Reply]:
+        """The last reply with choices becomes the conversation's current prompt; in a group, the question that
+        waits for the person's answer says so (only their reply to it is read)."""
         last = max((i for i, r in enumerate(replies) if r.choices and not r.prompt_id), default=None)
-        if last is None:
-            if replies and not keep_offer:
-                conversation.clear_offer()
-            return replies
-        bound = list(replies)
-        bound[last] = replace(bound[last], prompt_id=conversation.offer(bound[last].choices))
-        return bound
+        if last is not None:
+            replies[last] = replace(replies[last], prompt_id=conversation.offer(replies[last].choices))
+        else:
+            conversation.settle()
+        if address.is_group and conversation.in_flow and replies:
+            replies[-1] = replace(replies[-1], expects_answer=True)
+        return replies
 
     @staticmethod
     def _event_key(event: Event) -> str:

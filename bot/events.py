@@ -66,6 +66,7 @@ Event = TextReceived | ChoiceMade | LocationShared | FileReceived
 class Choice:
     id: str  # short, ascii, stable: fits Telegram's 64-byte callback data with the prompt id
     label: str
+    aliases: tuple[str, ...] = ()  # other words typed for it (« oui », « ok » for « Envoyer »)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,7 @@ by "catalog.key" where the catalog is the file's name."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from functools import cache
 from importlib import resources
@@ -43,7 +44,12 @@ def _catalog() -> dict[str, str]:
 def t(key: str, /, **values: Any) -> str:
     """The French text for `key` ("core.welcome"), with `{name}` fields filled in."""
     text = _catalog()[key]
-    return text.format(**values) if values else text
+    if not values:
+        return text
+    for name, value in values.items():  # « Karim B. » at the end of a sentence: one full stop, not two
+        if isinstance(value, str) and value.endswith((".", "…", "!", "?")):
+            text = re.sub(rf"(\{{{name}\}}(?:\*\*|_)?)\.", r"\1", text)
+    return text.format(**values)
 
 
 def has(key: str) -> bool:

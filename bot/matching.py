@@ -11,19 +11,19 @@ from storage.normalize import fold
 
 
 def match_choice(text: str, offered: Sequence[Choice]) -> Choice | None:
-    """"2", "2.", "2)" or the label (accents, case and small typos forgiven) -> the offered choice."""
+    """"2", "2.", "2)", the label or one of its aliases (accents, case and small typos forgiven) -> the choice."""
     answer = fold(text)
     if answer.isdigit():
         index = int(answer) - 1
         return offered[index] if 0 <= index < len(offered) else None
     if not answer:
         return None
-    labels = {fold(c.label): c for c in offered}
+    labels = {fold(word): c for c in offered for word in (c.label, *c.aliases)}
     if answer in labels:
         return labels[answer]
-    starts = [c for label, c in labels.items() if label.startswith(answer) and len(answer) >= 3]
+    starts = {id(c): c for label, c in labels.items() if label.startswith(answer) and len(answer) >= 3}
     if len(starts) == 1:
-        return starts[0]
+        return next(iter(starts.values()))
     best = process.extractOne(answer, list(labels), scorer=fuzz.ratio, score_cutoff=85)
     return labels[best[0]] if best else None
 

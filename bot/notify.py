@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.conversation import offer_to
 from bot.events import Address, Reply
 from bot.outbox import Outgoing, enqueue_many
-from storage.db import upsert_insert
-from storage.models import Conversation, Identity, Member
+from storage.models import Identity, Member
 
 # How long a typed « 1 » still answers the buttons of a reminder (Matrix and the console show them as a list).
 OFFER_TTL = timedelta(days=8)
@@ -28,7 +29,8 @@ def latest_address(identities: Sequence[Identity]) -> Address | None:
 async def notify_members(session: AsyncSession, members: Sequence[Member], key: Callable[[Member], str],
                          reply: Callable[[Member], Reply], *, now: datetime) -> int:
     """One message per member (worded for each), queued once per key; returns how many were added."""
-    items = [Outgoing(key(m), address, reply(m)) for m in members if (address := latest_address(m.identities))]
+    items = [Outgoing(key(m), address, _ringing(reply(m)))
+             for m in members if (address := latest_address(m.identities))]
     added = await enqueue_many(session, items, now=now)
     await offer_buttons(session, [i for i in items if i.reply.choices and i.reply.prompt_id], now=now)
     return len(added)
@@ -40,7 +42,7 @@ async def notify_member(session: AsyncSession, member_id: int, key: str, reply: 
     address = latest_address(identities)
     if address is None:
         return False
-    item = Outgoing(key, address, reply)
+    item = Outgoing(key, address, _ringing(reply))
     added = await enqueue_many(session, [item], now=now)
     if reply.choices and reply.prompt_id:
         await offer_buttons(session, [item], now=now)
@@ -48,18 +50,10 @@ async def notify_member(session: AsyncSession, member_id: int, key: str, reply: 
 
 
 async def offer_buttons(session: AsyncSession, items: Sequence[Outgoing], *, now: datetime) -> None:
-    """Let a typed « 1 » or label answer these stateless buttons (RSVP…), for people not in the middle of a flow:
-    the core maps typed answers through the conversation's offered choices."""
-    rows = [dict(platform=i.address.platform, chat_id=i.address.chat_id, user_id=i.address.user_id, step="",
-                 data={}, prompt_id=i.reply.prompt_id, expires_at=now + OFFER_TTL, updated_at=now,
-                 offered=[{"id": c.id, "label": c.label} for c in i.reply.choices]) for i in items]
-    if not rows:
-        return
-    stmt = upsert_insert(session, Conversation)
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["platform", "chat_id", "user_id"],
-        set_={"prompt_id": stmt.excluded.prompt_id, "offered": stmt.excluded.offered,
-              "expires_at": stmt.excluded.expires_at, "updated_at": stmt.excluded.updated_at},
-        where=Conversation.step == "",  # someone in a flow keeps the flow's own choices
-    )
-    await session.execute(stmt, rows)
+    """Let a typed « 1 » or label answer these stateless buttons (RSVP…) on platforms that show them as a list."""
+    await offer_to(session, [(i.address, i.reply.prompt_id, i.reply.choices) for i in items], now=now, ttl=OFFER_TTL)
+
+
+def _ringing(reply: Reply) -> Reply:
+    """What the bot initiates is meant to be noticed: it notifies (Matrix sends it as m.text, not a notice)."""
+    return replace(reply, notify=True)

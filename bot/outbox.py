@@ -32,6 +32,10 @@ def encode(reply: Reply) -> dict[str, Any]:
     payload: dict[str, Any] = {"text": reply.text, "prompt_id": reply.prompt_id,
                                "choices": [[c.id, c.label] for c in reply.choices],
                                "per_row": reply.choices_per_row}
+    if reply.expects_answer:
+        payload["expects_answer"] = True
+    if reply.notify:
+        payload["notify"] = True
     if reply.attachment:
         a = reply.attachment
         payload["attachment"] = {"name": a.name, "mime": a.mime, "data": base64.b64encode(a.data).decode()}
@@ -43,7 +47,24 @@ def decode(payload: Mapping[str, Any]) -> Reply:
     attachment = Attachment(att["name"], att["mime"], base64.b64decode(att["data"])) if att else None
     return Reply(text=payload["text"], choices=tuple(Choice(i, lbl) for i, lbl in payload.get("choices", [])),
                  attachment=attachment, prompt_id=payload.get("prompt_id", ""),
-                 choices_per_row=payload.get("per_row", 1))
+                 choices_per_row=payload.get("per_row", 1), expects_answer=payload.get("expects_answer", False),
+                 notify=payload.get("notify", False))
+
+
+def encode_delivery(address: Address, reply: Reply) -> dict[str, Any]:
+    """The payload of a queued message: the reply, and who in the chat it is for (a group's question is for the
+    person asked; a forum topic or thread is where the answer goes)."""
+    payload = encode(reply)
+    if address.user_id:
+        payload["user"] = address.user_id
+    if address.thread_id:
+        payload["thread"] = address.thread_id
+    return payload
+
+
+def delivery_address(row: OutboxMessage) -> Address:
+    return Address(row.platform, row.chat_id, row.payload.get("user", ""), row.is_group,
+                   thread_id=row.payload.get("thread", ""))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,8 +83,8 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now:
     if not items:
         return []
     rows = [dict(key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                 is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, created_at=now,
-                 due_at=i.due_at or now, attempts=0) for i in items]
+                 is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply), priority=i.priority,
+                 created_at=now, due_at=i.due_at or now, attempts=0) for i in items]
     stmt = upsert_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(
         OutboxMessage.key, OutboxMessage.id)
     if len(rows) == 1:
@@ -81,8 +102,8 @@ def queued_rows(items: Sequence[Outgoing], ids: Sequence[int], now: datetime) ->
     if len(ids) != len(items):
         return []  # some were queued before: leave them all to the worker, which keeps their order
     return [OutboxMessage(id=row_id, key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                          is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, attempts=0,
-                          created_at=now, due_at=i.due_at or now)
+                          is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply),
+                          priority=i.priority, attempts=0, created_at=now, due_at=i.due_at or now)
             for i, row_id in zip(items, ids, strict=True)]
 
 
@@ -197,7 +218,7 @@ class Outbox:
     async def _send_claimed(self, row: OutboxMessage, transport: Transport,
                             marks: list[dict[str, Any]] | None) -> bool:
         limiter = self.limiters[row.platform]
-        address = Address(row.platform, row.chat_id, "", row.is_group)
+        address = delivery_address(row)
         limiter.record(row.chat_id, row.is_group)
         try:
             message_id = await transport.send(Delivery(address, decode(row.payload), key=row.key))

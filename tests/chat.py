@@ -6,9 +6,9 @@ from collections.abc import Set
 from dataclasses import dataclass, field
 
 from bot.app import App
-from bot.events import Address, ChoiceMade, Delivery, LocationShared, Reply, TextReceived
+from bot.events import Address, ChoiceMade, Delivery, Event, FileReceived, LocationShared, Reply, TextReceived
 from bot.ratelimit import Limits
-from bot.transport import Commands, EventSink, TransportError
+from bot.transport import Commands, EventSink, Receipt, TransportError
 
 
 @dataclass
@@ -54,10 +54,21 @@ class Chat:
         self.app, self.transport = app, transport
         self.address = Address(transport.platform, chat_id or user_id, user_id, is_group, name)
         self._message = 0
+        self.receipt = Receipt()
 
-    async def say(self, text: str) -> list[Reply]:
+    async def say(self, text: str, *, addressed: bool = True) -> list[Reply]:
+        """`addressed=False` in a group: a line said to the others, not a reply to the bot."""
         self._message += 1
-        return await self._handle(TextReceived(self.address, text, self._next_id()))
+        return await self._handle(TextReceived(self.address, text, self._next_id(), addressed))
+
+    async def press(self, prompt_id: str, choice_id: str) -> list[Reply]:
+        """Press a button of a given prompt (stale, double, someone else's…); `self.receipt` tells the verdict."""
+        return await self._handle(ChoiceMade(self.address, prompt_id, choice_id, self._next_id()))
+
+    async def send_file(self, kind: str = "photo", *, caption: str = "", size: int = 1000) -> list[Reply]:
+        event = FileReceived(self.address, kind, f"{kind}.jpg", "image/jpeg", size, b"x" * min(size, 10),
+                             caption, self._next_id())
+        return await self._handle(event)
 
     async def pick(self, label: str) -> list[Reply]:
         """Press the button labelled `label` (or starting with it) on the newest reply that offers it."""
@@ -75,9 +86,9 @@ class Chat:
         self._message += 1
         return str(self._message)
 
-    async def _handle(self, event: TextReceived | ChoiceMade | LocationShared) -> list[Reply]:
+    async def _handle(self, event: Event) -> list[Reply]:
         before = len(self.transport.sent)
-        await self.app.dispatcher.handle(event)
+        self.receipt = await self.app.dispatcher.handle(event)
         return [d.reply for d in self.transport.sent[before:] if d.address.chat_id == self.address.chat_id]
 
     async def text(self, message: str) -> str:

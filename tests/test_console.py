@@ -38,7 +38,8 @@ def test_console_roles_and_numbered_choices(database_url: str, tmp_path: Path) -
     result = relais(database_url, tmp_path, "console", "--as", "referent",
                     stdin="/moi\n/nom\nKarim B.\n1\n/moi\n")
     assert "référent" in result.stdout and "Pays de Fougères" in result.stdout
-    assert "1. Confirmer" in result.stdout and "2. Corriger" in result.stdout
+    assert "1. Confirmer" in result.stdout and "2. Modifier" in result.stdout
+    assert "B.." not in result.stdout  # the name ends with a full stop: the sentence does not add a second one
     assert "Nom : Karim B." in result.stdout
 
 

@@ -51,7 +51,7 @@ async def test_invalid_answers_get_a_french_message_and_keep_the_step(member_cha
     replies = await member_chat.say("Camille")
     assert replies[0].choices
     wrong = await member_chat.say("7")
-    assert "options" in wrong[0].text and wrong[0].choices
+    assert "Répondez « Confirmer » / « Modifier » / « Annuler »" in wrong[0].text and wrong[0].choices
 
 
 async def test_stale_buttons_are_refused_politely(app: App, member_chat: Chat) -> None:

@@ -52,6 +52,7 @@ async def schedule(chat: Chat, when: str, *, every: str = "Une seule fois", plac
     await chat.pick("Réunion trimestrielle du réseau")
     await chat.say(when)
     await chat.say(place)
+    await chat.pick("2 h")
     summary = await chat.pick(every) if every in ("Une seule fois", "Tous les 3 mois") else await chat.say(every)
     assert "Confirmer" in [c.label for c in summary[-1].choices]
     saved = await chat.pick("Confirmer")
@@ -140,12 +141,14 @@ async def test_a_coordinator_schedules_a_quarterly_meeting_echoed_unambiguously(
     assert "Il manque l'heure" in await claire.text("jeudi 12 mars")
     await claire.say("jeudi 12 mars à 14h")
     await claire.say("Médiathèque La Clairière, Fougères")
+    await claire.say("2h30")
     summary = (await claire.say("tous les trimestres"))[-1].text
+    assert "Durée : 2 h 30" in summary
     assert "**jeudi 12 mars 2026 à 14 h 00, heure de Paris**" in summary
     assert "tous les 3 mois, le 2e jeudi du mois" in summary and "jeudi 11 juin 2026" in summary
     assert "7 jours, 1 jour et 2 heures avant" in summary
 
-    await claire.pick("Corriger")
+    await claire.pick("Modifier")
     await claire.pick("La date")
     summary = (await claire.say("vendredi 13 mars à 10h30"))[-1].text
     assert "vendredi 13 mars 2026 à 10 h 30, heure de Paris" in summary and "2e vendredi" in summary
@@ -156,7 +159,7 @@ async def test_a_coordinator_schedules_a_quarterly_meeting_echoed_unambiguously(
         meeting = (await session.execute(select(Meeting))).unique().scalar_one()
     assert meeting.starts_at == utc(2026, 3, 13, 9, 30)
     assert meeting.rrule == "FREQ=MONTHLY;INTERVAL=3;BYDAY=+2FR"
-    assert "plus d'actualité" in (await claire.pick("Confirmer"))[0].text
+    assert "déjà pris en compte" in (await claire.pick("Confirmer"))[0].text
 
 
 # --- reminders -----------------------------------------------------------------------------------------------
@@ -385,7 +388,7 @@ def test_console_meeting_then_processes_restarted_across_its_reminder_send_it_on
     local = datetime(day.year, day.month, day.day, 14, tzinfo=PARIS)
     typed = f"{day.day} {MONTHS[day.month - 1]} {day.year} à 14h"
     console = _relais(tmp_path, "console", "--as", "coordinator",
-                      stdin=f"/reunion\n1\n{typed}\nMédiathèque de Fougères\n2\n1\n")
+                      stdin=f"/reunion\n1\n{typed}\nMédiathèque de Fougères\n2\n2\n1\n")
     assert console.returncode == 0, console.stderr
     assert f"{day.day if day.day > 1 else '1er'} {MONTHS[day.month - 1]} {day.year} à 14 h 00, heure de Paris" \
         in console.stdout

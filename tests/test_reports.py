@@ -91,16 +91,16 @@ async def test_pressing_send_twice_creates_one_report(app: App, transport: FakeT
     referent = await joined(app, transport, "referent", "u-twice", territory="35-fougeres")
     await _report_by_buttons(referent)
     again = await referent.pick("Envoyer")
-    assert "plus d'actualité" in again[0].text
+    assert "déjà pris en compte" in again[0].text
     assert len(await _reports(app)) == 1
 
 
 async def test_one_shot_report_asks_only_what_is_missing(app: App, transport: FakeTransport) -> None:
     referent = await joined(app, transport, "referent", "u-oneshot", territory="35-fougeres")
     first = await referent.say("/signaler les impôts en ligne bloquent les seniors à Fougères")
-    assert "public" in first[-1].text.lower()
-    await referent.pick("Seniors")
+    assert "urgent" in first[-1].text.lower()  # theme, commune and public were said: only the urgency is asked
     summary = await referent.pick("Peut attendre")
+    assert "Seniors" in summary[0].text
     assert "Démarche en ligne" in summary[0].text and "Fougères (35)" in summary[0].text
     await referent.pick("Envoyer")
     report = (await _reports(app))[0]

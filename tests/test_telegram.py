@@ -170,7 +170,7 @@ async def test_name_and_report_flows_by_buttons(tg: Harness) -> None:
     await tg.ask(camille, "/nom", "Quel nom")
     confirm = await tg.ask(camille, "Zoé <b>&amp; Cie 😀 مرحبا بكم", "C'est bon ?")
     assert "Zoé <b>&amp; Cie 😀 مرحبا بكم" in confirm.plain_text
-    assert confirm.labels == ["Confirmer", "Corriger"] and confirm.reply_markup is not None
+    assert confirm.labels == ["Confirmer", "Modifier", "Annuler"] and confirm.reply_markup is not None
     assert len(confirm.reply_markup["inline_keyboard"]) == 1  # choices_per_row=2: one row
     done = await tg.press(camille, "Confirmer", "C'est fait")
     assert "vous vous appelez maintenant Zoé <b>&amp; Cie 😀 مرحبا بكم" in done.plain_text

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.events import Reply, TextReceived
 from bot.i18n import t
-from bot.router import MEMBERS, Router, Routes
+from bot.router import MEMBERS, CommandCall, Router, Routes
 
 router = Router("help")
 
@@ -23,7 +23,7 @@ async def help_(_event: TextReceived, ctx: Context) -> Reply:
 
 
 @router.command("annuler", roles=MEMBERS, help_key="help.help_annuler", in_group=True, order=95,
-                aliases=("stop", "quitter"))
-async def cancel(_event: TextReceived, ctx: Context) -> Reply:
-    # The router already ended the flow when this command arrived; say whether there was one.
-    return Reply(t("help.cancelled"))
+                aliases=("stop", "quitter"), cancels=True)
+async def cancel(_event: CommandCall, ctx: Context) -> Reply:
+    # The core left the flow when this command arrived; say whether there was one.
+    return Reply(t("help.cancelled" if ctx.left_step else "help.nothing_to_cancel"))

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.context import Context
-from bot.events import Choice, ChoiceMade, Reply, TextReceived
+from bot.events import Choice, Reply
+from bot.form import Field, Form, Parsed, question
 from bot.i18n import t
-from bot.router import COORDINATORS, Router
+from bot.router import COORDINATORS, CommandCall, Router
 from handlers.dates.french import DateError, parse_when
 from handlers.meetings import answers as meeting_answers
 from handlers.meetings import changes as meeting_changes
@@ -23,7 +26,11 @@ ROUTERS = [router, meeting_answers.router, meeting_changes.router, meeting_remin
 
 TITLE_LIMIT = 120
 PLACE_LIMIT = 300
-FIELDS = ("title", "when", "place", "every")
+_HOURS = re.compile(r"(?P<h>\d{1,2})\s*(?:h\s*(?P<m>\d{2})?)?(?P<half>\s*et demie?)?")
+_MINUTES = re.compile(r"(?P<m>\d{2,3})\s*(?:min|mn|minutes?)")
+WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
+          "novembre", "décembre")
 _EVERY_N_MONTHS = re.compile(r"\b(?:tous|toutes) les (\d{1,2}) mois\b")
 _EVERY = {"trimestre": 3, "trimestriel": 3, "trimestrielle": 3, "semestre": 6, "semestriel": 6,
           "semestrielle": 6, "mensuel": 1, "mensuelle": 1, "tous les mois": 1, "chaque mois": 1}
@@ -41,128 +48,135 @@ def parse_every(text: str) -> int | None:
     return next((months for word, months in _EVERY.items() if word in folded), None)
 
 
-@router.command("reunion", roles=COORDINATORS, help_key="meetings.help_reunion",
-                example_key="meetings.example_reunion", order=21)
-async def start(_event: TextReceived, ctx: Context) -> list[Reply]:
-    ctx.conversation.goto("meeting.title")
-    return [Reply(t("meetings.intro")), ask("title")]
-
-
-def ask(field: str) -> Reply:
-    if field == "title":
-        return Reply(t("meetings.ask_title"), choices=(Choice("default", t("meetings.default_title")),))
-    if field == "every":
-        choices = (Choice("3", t("meetings.every_quarter")), Choice("0", t("meetings.once_button")))
-        return Reply(t("meetings.ask_every"), choices=choices, choices_per_row=2)
-    return Reply(t(f"meetings.ask_{field}"))
-
-
-async def next_question(ctx: Context) -> list[Reply]:
-    """Ask for the first missing field, or show the summary once everything is there."""
-    data = ctx.conversation.data
-    missing = next((field for field in FIELDS if data.get(field) is None), None)
-    if missing is not None:
-        ctx.conversation.goto(f"meeting.{missing}")
-        return [ask(missing)]
-    ctx.conversation.goto("meeting.confirm")
-    return [await summary(ctx)]
-
-
-@router.choice("meeting.title")
-async def default_title(_event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(title=t("meetings.default_title"))
-    return await next_question(ctx)
-
-
-@router.step("meeting.title")
-async def typed_title(event: TextReceived, ctx: Context) -> list[Reply]:
-    title = " ".join(event.text.split())
+async def read_title(text: str, _ctx: Context) -> Parsed:
+    title = " ".join(text.split())
     if not 3 <= len(title) <= TITLE_LIMIT:
-        return [Reply(t("meetings.bad_title", limit=TITLE_LIMIT))]
-    ctx.conversation.update(title=title)
-    return await next_question(ctx)
+        return Parsed.again(t("meetings.bad_title", limit=TITLE_LIMIT))
+    return Parsed.ok(title)
 
 
-@router.step("meeting.when")
-async def typed_when(event: TextReceived, ctx: Context) -> list[Reply]:
+async def pick_title(_choice_id: str, _ctx: Context) -> Parsed:
+    return Parsed.ok(t("meetings.default_title"))
+
+
+async def ask_when(ctx: Context) -> Reply:
+    return Reply(t("meetings.ask_when", example=example_date(ctx.now, ctx.tz)))
+
+
+def example_date(now: datetime, tz: ZoneInfo) -> str:
+    """An example that is always valid: a Thursday about three weeks ahead, in words (« jeudi 7 janvier à 14h »)."""
+    day = now.astimezone(tz).date() + timedelta(days=21)
+    day += timedelta(days=(3 - day.weekday()) % 7)
+    return f"{WEEKDAYS[day.weekday()]} {day.day} {MONTHS[day.month - 1]} à 14h"
+
+
+async def read_when(text: str, ctx: Context) -> Parsed:
     try:
-        moment = parse_when(event.text, now=ctx.now, tz=ctx.tz)
+        moment = parse_when(text, now=ctx.now, tz=ctx.tz)
     except DateError as error:
-        return [Reply(error.message)]
-    ctx.conversation.update(when=moment.isoformat())
-    return await next_question(ctx)
+        return Parsed.again(error.message + "\n" + t("meetings.when_example", example=example_date(ctx.now, ctx.tz)))
+    return Parsed.ok(moment.isoformat())
 
 
-@router.step("meeting.place")
-async def typed_place(event: TextReceived, ctx: Context) -> list[Reply]:
-    place = " ".join(event.text.split())
+async def read_place(text: str, _ctx: Context) -> Parsed:
+    place = " ".join(text.split())
     if not 2 <= len(place) <= PLACE_LIMIT:
-        return [Reply(t("meetings.bad_place", limit=PLACE_LIMIT))]
-    ctx.conversation.update(place=place)
-    return await next_question(ctx)
+        return Parsed.again(t("meetings.bad_place", limit=PLACE_LIMIT))
+    return Parsed.ok(place)
 
 
-@router.choice("meeting.every")
-async def chose_every(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(every=int(event.choice_id))
-    return await next_question(ctx)
+async def read_duration(text: str, _ctx: Context) -> Parsed:
+    minutes = parse_duration(text)
+    if minutes is None:
+        return Parsed.again(t("meetings.bad_duration"))
+    return Parsed.ok(minutes)
 
 
-@router.step("meeting.every")
-async def typed_every(event: TextReceived, ctx: Context) -> list[Reply]:
-    months = parse_every(event.text)
-    if months is None:
-        return [Reply(t("meetings.bad_every")), ask("every")]
-    ctx.conversation.update(every=months)
-    return await next_question(ctx)
+async def pick_number(choice_id: str, _ctx: Context) -> Parsed:
+    return Parsed.ok(int(choice_id))
 
 
-def draft(ctx: Context, submit_key: str = "") -> NewMeeting:
+async def read_every(text: str, _ctx: Context) -> Parsed:
+    months = parse_every(text)
+    return Parsed.again(t("meetings.bad_every")) if months is None else Parsed.ok(months)
+
+
+def parse_duration(text: str) -> int | None:
+    """« 2h », « 1h30 », « 90 min », « 1 heure et demie », « 2 », « une demi-journée » -> minutes (15 min to 12 h)."""
+    folded = fold(text).replace("heures", "h").replace("heure", "h").replace("une h", "1 h")
+    if "demi-journee" in folded or "demi journee" in folded:
+        return 180
+    minutes = None
+    if match := _HOURS.fullmatch(folded):
+        minutes = int(match["h"]) * 60 + int(match["m"] or 0) + (30 if match["half"] else 0)
+    elif match := _MINUTES.fullmatch(folded):
+        minutes = int(match["m"])
+    return minutes if minutes is not None and 15 <= minutes <= 720 else None
+
+
+FIELDS = (
+    Field("title", t("meetings.field_title"),
+          question(t("meetings.ask_title"), (Choice("default", t("meetings.default_title")),)),
+          read=read_title, pick=pick_title),
+    Field("when", t("meetings.field_when"), ask_when, read=read_when, show=lambda v, c: when(
+        datetime.fromisoformat(v), c.tz)),
+    Field("place", t("meetings.field_place"), question(t("meetings.ask_place")), read=read_place),
+    Field("duration", t("meetings.field_duration"),
+          question(t("meetings.ask_duration"), tuple(Choice(str(m), t(f"meetings.duration_{m}")) for m in (60, 120,
+                                                                                                               180)),
+                   per_row=3),
+          read=read_duration, pick=pick_number),
+    Field("every", t("meetings.field_every"),
+          question(t("meetings.ask_every"), (Choice("3", t("meetings.every_quarter")),
+                                             Choice("0", t("meetings.once_button"))), per_row=2),
+          read=read_every, pick=pick_number),
+)
+
+
+def draft(ctx: Context, data: dict[str, Any], submit_key: str = "") -> NewMeeting:
     """The meeting as typed so far (not saved)."""
     assert ctx.member is not None
-    data = ctx.conversation.data
     start = datetime.fromisoformat(data["when"])
     rule = monthly_rule(start.astimezone(ctx.tz).replace(tzinfo=None), data["every"]) if data["every"] else None
     return NewMeeting(territory_id=ctx.member.territory_id, title=data["title"], place=data["place"],
                       starts_at=start, rrule=rule, created_by=ctx.member.id, submit_key=submit_key)
 
 
-async def summary(ctx: Context) -> Reply:
+async def summary(ctx: Context, data: dict[str, Any]) -> str:
     """Everything echoed back unambiguously, in the territory's zone, with the following dates if recurring."""
     assert ctx.member is not None
-    new = draft(ctx)
+    new = draft(ctx, data)
     offsets = (await reminder_offsets(ctx.session)).get(ctx.member.territory_id, ())
     text = t("meetings.summary", title=new.title, when=when(new.starts_at, ctx.tz), place=new.place,
-             recurrence=recurrence(new.starts_at.astimezone(ctx.tz), ctx.conversation.data["every"]),
+             duration=duration_text(data["duration"]),
+             recurrence=recurrence(new.starts_at.astimezone(ctx.tz), data["every"]),
              network=ctx.member.territory.name, offsets=offsets_text(offsets))
     if new.rrule:
         later = rule_dates(new.rrule, new.starts_at, ctx.tz, new.starts_at + timedelta(minutes=1),
                            new.starts_at + timedelta(days=370))
         text += "\n" + t("meetings.summary_next", dates=", ".join(day_text(d, ctx.tz) for d in later[:2]))
-    choices = (Choice("ok", t("meetings.confirm")), Choice("edit", t("meetings.correct")))
-    return Reply(text, choices=choices, choices_per_row=2)
+    return text
 
 
-@router.choice("meeting.confirm")
-async def confirmed(event: ChoiceMade, ctx: Context) -> Reply:
-    if event.choice_id == "edit":
-        ctx.conversation.goto("meeting.edit")
-        fields = tuple(Choice(field, t(f"meetings.field_{field}")) for field in FIELDS)
-        return Reply(t("meetings.edit_which"), choices=fields, choices_per_row=2)
-    return await save(ctx, event)
+def duration_text(minutes: int) -> str:
+    hours, rest = divmod(minutes, 60)
+    return (f"{hours} h {rest:02d}" if rest else f"{hours} h") if hours else f"{rest} min"
 
 
-@router.choice("meeting.edit")
-async def edit_field(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.forget(event.choice_id)
-    return await next_question(ctx)
-
-
-async def save(ctx: Context, event: ChoiceMade) -> Reply:
+async def save(ctx: Context, data: dict[str, Any], key: str) -> list[Reply]:
     assert ctx.member is not None
-    meeting = await create_meeting(ctx.session, draft(ctx, f"{ctx.member.id}:{event.prompt_id}"), ctx.now)
+    meeting = await create_meeting(ctx.session, draft(ctx, data, f"{ctx.member.id}:{key}"), ctx.now)
     await audit.record(ctx.session, now=ctx.now, action="meeting.created", actor_id=ctx.member.id,
                        target=str(meeting.id))
-    ctx.conversation.end()
     people = len(await invited(ctx.session, meeting))
-    return Reply(t("meetings.saved", title=meeting.title, network=meeting.territory.name, people=people))
+    return [Reply(t("meetings.saved", title=meeting.title, network=meeting.territory.name, people=people))]
+
+
+FORM = Form("meeting", FIELDS, summary=summary, submit=save)
+FORM.register(router)
+
+
+@router.command("reunion", roles=COORDINATORS, help_key="meetings.help_reunion",
+                example_key="meetings.example_reunion", order=21)
+async def start(_call: CommandCall, ctx: Context) -> list[Reply]:
+    return await FORM.start(ctx, Reply(t("meetings.intro")))

@@ -8,9 +8,10 @@ from typing import Any
 from unidecode import unidecode
 
 from bot.context import Context
-from bot.events import Choice, ChoiceMade, Reply, TextReceived
+from bot.events import Choice, Reply
+from bot.form import Field, Form, Parsed, Read, question
 from bot.i18n import t
-from bot.router import COORDINATORS, Router, parse_command
+from bot.router import COORDINATORS, CommandCall, Router
 from handlers import places
 from handlers.partners.cards import hours_text
 from storage import audit
@@ -19,8 +20,6 @@ from storage.themes import guess, themes
 
 router = Router("partner_edit")
 
-FIELDS = ("name", "commune", "address", "phone", "services", "hours")
-OPTIONAL = ("phone", "hours")
 LIMITS = {"name": 200, "address": 300, "phone": 40, "hours": 300}
 _DAYS = (("lundi", "lun", "Mo"), ("mardi", "mar", "Tu"), ("mercredi", "mer", "We"), ("jeudi", "jeu", "Th"),
          ("vendredi", "ven", "Fr"), ("samedi", "sam", "Sa"), ("dimanche", "dim", "Su"))
@@ -42,107 +41,63 @@ def osm_hours(text: str) -> str | None:
     return plain if parse_hours(plain) is not None else None
 
 
-@router.command("ajouter_partenaire", roles=COORDINATORS, help_key="partners.help_ajouter",
-                example_key="partners.example_ajouter", order=21, aliases=("corriger_partenaire",))
-async def start(event: TextReceived, ctx: Context) -> list[Reply]:
-    _, text = parse_command(event.text) or ("", "")
-    ctx.conversation.goto("partner_edit.name")
-    if not text:
-        return [Reply(t("partners.edit_intro")), Reply(t("partners.edit_ask_name"))]
-    return await named(ctx, text)
-
-
-@router.step("partner_edit.name")
-async def typed_name(event: TextReceived, ctx: Context) -> list[Reply]:
-    return await named(ctx, event.text)
-
-
-async def named(ctx: Context, text: str) -> list[Reply]:
-    """The name; the first time, offers to correct places of the network with a similar name."""
+async def read_name(text: str, ctx: Context) -> Parsed:
+    """The name; offers to correct places of the network with a similar name (the same name for a new place
+    is answered by « Non, c'est un nouveau lieu »)."""
     name = " ".join(text.split())
+    if not name:
+        return Parsed.again(t("partners.edit_ask_name"))
     if len(name) > LIMITS["name"]:
-        return [Reply(t("partners.edit_too_long", length=len(name), limit=LIMITS["name"]))]
-    ctx.conversation.update(name=name)
-    if ctx.conversation.data.get("matched"):
-        return next_question(ctx)
-    ctx.conversation.update(matched=True)
+        return Parsed.again(t("partners.edit_too_long", length=len(name), limit=LIMITS["name"]))
     found = await named_like(ctx.session, name, (await places.preferences(ctx)).insee)
     if not found:
-        return next_question(ctx)
-    ctx.conversation.goto("partner_edit.match")
+        return Parsed.ok(name)
     choices = [Choice(str(s.id), t("partners.edit_correct", name=s.name, commune=s.commune)) for s in found]
-    return [Reply(t("partners.edit_found"), choices=(*choices, Choice("new", t("partners.edit_new"))))]
+    return Parsed.again(t("partners.edit_found"), (*choices, Choice("new", t("partners.edit_new"))), typed=name)
 
 
-@router.choice("partner_edit.match")
-async def chose_match(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    existing = await by_id(ctx.session, int(event.choice_id)) if event.choice_id.isdigit() else None
-    if existing is not None:
-        ctx.conversation.update(**current_values(existing))
-    return next_question(ctx)
+async def pick_name(choice_id: str, ctx: Context) -> Parsed:
+    """« Corriger : … » loads that place's values; « nouveau lieu » keeps the name typed."""
+    if choice_id == "new":
+        return Parsed.ok(ctx.conversation.data.get("typed", ""))
+    existing = await by_id(ctx.session, int(choice_id)) if choice_id.isdigit() else None
+    if existing is None:
+        return Parsed()
+    values = current_values(existing)
+    return Parsed.ok(values.pop("name"), picked=values["services"], **values)
 
 
 def current_values(structure: Structure) -> dict[str, Any]:
     return {"edit_id": structure.id, "name": structure.name, "commune": structure.insee,
-            "address": structure.address, "phone": structure.phone, "services": list(structure.service_ids),
-            "hours": structure.hours}
+            "address": structure.address, "phone": structure.phone or None, "services": list(structure.service_ids),
+            "hours": structure.hours or None}
 
 
-def next_question(ctx: Context) -> list[Reply]:
-    """Ask for the first missing field, or show the summary."""
-    missing = next((f for f in FIELDS if f not in ctx.conversation.data), None)
-    if missing is None:
-        ctx.conversation.goto("partner_edit.confirm")
-        return [summary(ctx)]
-    ctx.conversation.goto(f"partner_edit.{missing}")
-    if missing == "services":
-        return [services_prompt(ctx, t("partners.edit_ask_services"))]
-    skip = (Choice("skip", t("partners.edit_skip")),) if missing in OPTIONAL else ()
-    return [Reply(t(f"partners.edit_ask_{missing}"), choices=skip)]
-
-
-@router.step("partner_edit.commune")
-async def typed_commune(event: TextReceived, ctx: Context) -> list[Reply]:
-    resolution = await places.resolve(ctx, event.text[:100])
+async def read_commune(text: str, ctx: Context) -> Parsed:
+    resolution = await places.resolve(ctx, text[:100])
     if resolution.commune is not None:
-        ctx.conversation.update(commune=resolution.commune.insee)
-        return next_question(ctx)
+        return Parsed.ok(resolution.commune.insee)
     if resolution.candidates:
-        return [Reply(t("partners.commune_which"), choices=places.candidate_choices(resolution))]
-    return [Reply(t("partners.commune_unknown", text=event.text.strip()[:40]))]
+        return Parsed.again(t("partners.commune_which"), places.candidate_choices(resolution))
+    return Parsed.again(t("partners.commune_unknown", text=text.strip()[:40]))
 
 
-@router.choice("partner_edit.commune")
-async def chose_commune(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(commune=event.choice_id)
-    return next_question(ctx)
+def read_text(field: str) -> Read:
+    async def read(text: str, _ctx: Context) -> Parsed:
+        value = " ".join(text.split())
+        if len(value) > LIMITS[field]:
+            return Parsed.again(t("partners.edit_too_long", length=len(value), limit=LIMITS[field]))
+        return Parsed.ok(value)
+    return read
 
 
-@router.step("partner_edit.address")
-@router.step("partner_edit.phone")
-async def typed_text(event: TextReceived, ctx: Context) -> list[Reply]:
-    field = ctx.conversation.step.removeprefix("partner_edit.")
-    value = " ".join(event.text.split())
-    if len(value) > LIMITS[field]:
-        return [Reply(t("partners.edit_too_long", length=len(value), limit=LIMITS[field]))]
-    ctx.conversation.update(**{field: value})
-    return next_question(ctx)
+async def read_hours(text: str, _ctx: Context) -> Parsed:
+    hours = osm_hours(text[:LIMITS["hours"]])
+    return Parsed.again(t("partners.edit_hours_unknown")) if hours is None else Parsed.ok(hours)
 
 
-@router.choice("partner_edit.phone")
-@router.choice("partner_edit.hours")
-async def skipped(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(**{ctx.conversation.step.removeprefix("partner_edit."): ""})
-    return next_question(ctx)
-
-
-@router.step("partner_edit.hours")
-async def typed_hours(event: TextReceived, ctx: Context) -> list[Reply]:
-    hours = osm_hours(event.text[:LIMITS["hours"]])
-    if hours is None:
-        return [Reply(t("partners.edit_hours_unknown"), choices=(Choice("skip", t("partners.edit_skip")),))]
-    ctx.conversation.update(hours=hours)
-    return next_question(ctx)
+async def ask_services(ctx: Context) -> Reply:
+    return services_prompt(ctx, t("partners.edit_ask_services"))
 
 
 def services_prompt(ctx: Context, text: str) -> Reply:
@@ -152,69 +107,65 @@ def services_prompt(ctx: Context, text: str) -> Reply:
     return Reply(text, choices=(*choices, Choice("done", t("partners.edit_services_done"))), choices_per_row=2)
 
 
-@router.choice("partner_edit.services")
-async def toggled_service(event: ChoiceMade, ctx: Context) -> list[Reply]:
+async def pick_service(choice_id: str, ctx: Context) -> Parsed:
     picked = list(ctx.conversation.data.get("picked", []))
-    if event.choice_id == "done":
-        if not picked:
-            return [services_prompt(ctx, t("partners.edit_services_none"))]
-        ctx.conversation.update(services=picked)
-        return next_question(ctx)
-    picked = [p for p in picked if p != event.choice_id] if event.choice_id in picked else [*picked, event.choice_id]
+    if choice_id == "done":
+        return Parsed.ok(picked) if picked else Parsed(reply=services_prompt(ctx, t("partners.edit_services_none")))
+    picked = [p for p in picked if p != choice_id] if choice_id in picked else [*picked, choice_id]
     ctx.conversation.update(picked=picked)
-    return [services_prompt(ctx, t("partners.edit_ask_services"))]
+    return Parsed(reply=services_prompt(ctx, t("partners.edit_ask_services")))
 
 
-@router.step("partner_edit.services")
-async def typed_service(event: TextReceived, ctx: Context) -> list[Reply]:
-    theme = guess(event.text, themes().services)
+async def read_service(text: str, ctx: Context) -> Parsed:
+    theme = guess(text, themes().services)
     if theme is not None:
         ctx.conversation.update(picked=list(dict.fromkeys([*ctx.conversation.data.get("picked", []), theme.id])))
-    return [services_prompt(ctx, t("partners.edit_ask_services"))]
+    return Parsed(reply=services_prompt(ctx, t("partners.edit_ask_services")))
 
 
-def summary(ctx: Context) -> Reply:
-    data, none = ctx.conversation.data, t("partners.edit_none")
+FIELDS = (
+    Field("name", t("partners.field_name"), question(t("partners.edit_ask_name")), read=read_name, pick=pick_name),
+    Field("commune", t("partners.field_commune"), question(t("partners.edit_ask_commune")), read=read_commune),
+    Field("address", t("partners.field_address"), question(t("partners.edit_ask_address")),
+          read=read_text("address")),
+    Field("phone", t("partners.field_phone"), question(t("partners.edit_ask_phone")), read=read_text("phone"),
+          optional=True),
+    Field("services", t("partners.field_services"), ask_services, read=read_service, pick=pick_service),
+    Field("hours", t("partners.field_hours"), question(t("partners.edit_ask_hours")), read=read_hours,
+          optional=True),
+)
+
+
+async def summary(_ctx: Context, data: dict[str, Any]) -> str:
+    none = t("partners.edit_none")
     labels = [s.short for theme_id in data["services"] if (s := themes().service(theme_id))]
-    text = t("partners.edit_summary", name=data["name"], commune=places.label(data["commune"]),
+    return t("partners.edit_summary", name=data["name"], commune=places.label(data["commune"]),
              address=data["address"] or none, phone=data["phone"] or none, services=", ".join(labels),
              hours=hours_text(data["hours"]) if data["hours"] else none)
-    choices = (Choice("save", t("partners.edit_save")), Choice("change", t("partners.edit_change")),
-               Choice("cancel", t("partners.edit_cancel")))
-    return Reply(text, choices=choices, choices_per_row=3)
 
 
-@router.choice("partner_edit.confirm")
-async def confirmed(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    if event.choice_id == "cancel":
-        ctx.conversation.end()
-        return [Reply(t("partners.edit_cancelled"))]
-    if event.choice_id == "change":
-        ctx.conversation.goto("partner_edit.change")
-        fields = tuple(Choice(f, t(f"partners.field_{f}")) for f in FIELDS)
-        return [Reply(t("partners.edit_which"), choices=fields, choices_per_row=2)]
-    return [await save(ctx)]
-
-
-@router.choice("partner_edit.change")
-async def change_field(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    data = ctx.conversation.data
-    if event.choice_id == "services":
-        data["picked"] = list(data.get("services", []))
-    data.pop(event.choice_id, None)
-    ctx.conversation.update()
-    return next_question(ctx)
-
-
-async def save(ctx: Context) -> Reply:
+async def save(ctx: Context, data: dict[str, Any], _key: str) -> list[Reply]:
     assert ctx.member is not None
-    data = ctx.conversation.data
     existing = await by_id(ctx.session, data["edit_id"]) if data.get("edit_id") else None
     row = await save_local(ctx.session, values(data, existing), ctx.now, existing)
     await audit.record(ctx.session, now=ctx.now, action="structure.saved", actor_id=ctx.member.id,
                        target=f"{row.source}:{row.source_id}")
-    ctx.conversation.end()
-    return Reply(t("partners.edit_saved", name=row.name, commune=places.label(row.insee)))
+    return [Reply(t("partners.edit_saved", name=row.name, commune=places.label(row.insee)))]
+
+
+FORM = Form("partner_edit", FIELDS, summary=summary, submit=save, confirm_label=t("partners.edit_save"),
+            cancelled=t("partners.edit_cancelled"))
+FORM.register(router)
+
+
+@router.command("ajouter_partenaire", roles=COORDINATORS, help_key="partners.help_ajouter",
+                example_key="partners.example_ajouter", order=21, aliases=("corriger_partenaire",))
+async def start(call: CommandCall, ctx: Context) -> list[Reply]:
+    intro = Reply(t("partners.edit_intro"))
+    if not call.args:
+        return await FORM.start(ctx, intro)
+    await FORM.start(ctx)  # on the first field: the name, given with the command
+    return [intro, *await FORM.answer(ctx, call.args)]
 
 
 def values(data: dict[str, Any], existing: Structure | None) -> dict[str, Any]:
@@ -225,5 +176,6 @@ def values(data: dict[str, Any], existing: Structure | None) -> dict[str, Any]:
     place = {} if same else {"lat": commune.lat, "lon": commune.lon, "precise": False,
                              "postal_code": commune.postal_codes[0] if commune.postal_codes else ""}
     return {"name": data["name"], "insee": commune.insee, "departement": commune.departement,
-            "commune": commune.name, "address": data["address"], "phone": data["phone"], "hours": data["hours"],
+            "commune": commune.name, "address": data["address"], "phone": data["phone"] or "",
+            "hours": data["hours"] or "",
             "services": pack(data["services"]), **place}

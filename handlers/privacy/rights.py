@@ -11,7 +11,7 @@ from bot.context import Context
 from bot.events import Attachment, Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
-from bot.router import COORDINATORS, Router
+from bot.router import COORDINATORS, Outcome, Router
 from handlers.access import oversees, visible_territories
 from storage import audit
 from storage.erasure import apply_retention, erase_member, export_member
@@ -47,7 +47,7 @@ async def forget_me(_event: TextReceived, ctx: Context) -> Reply:
 
 
 @router.choice("privacy.forget")
-async def forget_confirmed(event: ChoiceMade, ctx: Context) -> Reply:
+async def forget_confirmed(event: ChoiceMade, ctx: Context) -> Reply | Outcome:
     assert ctx.member is not None
     ctx.conversation.end()
     if event.choice_id != "yes":
@@ -56,8 +56,7 @@ async def forget_confirmed(event: ChoiceMade, ctx: Context) -> Reply:
     await erase_member(ctx.session, ctx.member, ctx.now)
     await audit.record(ctx.session, now=ctx.now, action="member.erased", actor_id=member_id,
                        target=f"member:{member_id}", by="self")
-    ctx.member = None  # nothing of this chat is written after the erasure (the answer goes out directly)
-    return Reply(t("privacy.forgotten"))
+    return Outcome((Reply(t("privacy.forgotten")),), forget_chat=True)
 
 
 @router.command("retirer_membre", roles=COORDINATORS, help_key="privacy.help_remove", order=40)

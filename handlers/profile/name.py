@@ -1,39 +1,47 @@
-"""/nom: change the name the network sees, in two steps (type it, then confirm)."""
+"""/nom: change the name the network sees (type it, or give it with the command, then confirm)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.context import Context
-from bot.events import Choice, ChoiceMade, Reply, TextReceived
+from bot.events import Reply
+from bot.form import Field, Form, Parsed, question
 from bot.i18n import t
-from bot.router import Router
+from bot.router import CommandCall, Router
 
 router = Router("profile")
 
 NAME_LIMIT = 80
-CONFIRM = (Choice("ok", "Confirmer"), Choice("redo", "Corriger"))
+
+
+async def read_name(text: str, _ctx: Context) -> Parsed:
+    name = " ".join(text.split())
+    if not name or len(name) > NAME_LIMIT or not any(ch.isalpha() for ch in name):
+        return Parsed.again(t("profile.invalid", limit=NAME_LIMIT))
+    return Parsed.ok(name)
+
+
+async def summary(_ctx: Context, data: dict[str, Any]) -> str:
+    return t("profile.confirm", name=data["name"])
+
+
+async def save(ctx: Context, data: dict[str, Any], _key: str) -> list[Reply]:
+    assert ctx.member is not None
+    ctx.member.display_name = data["name"]
+    return [Reply(t("profile.done", name=ctx.member.display_name))]
+
+
+FORM = Form("profile", (Field("name", t("profile.field_name"), question(t("profile.ask")), read=read_name),),
+            summary=summary, submit=save, cancelled=t("profile.kept"))
+FORM.register(router)
 
 
 @router.command("nom", help_key="profile.help_nom", example_key="profile.example_nom", order=91)
-async def ask_name(event: TextReceived, ctx: Context) -> Reply:
-    ctx.conversation.goto("profile.name")
-    return Reply(t("profile.ask"))
-
-
-@router.step("profile.name")
-async def got_name(event: TextReceived, ctx: Context) -> Reply:
-    name = " ".join(event.text.split())
-    if not name or len(name) > NAME_LIMIT or not any(ch.isalpha() for ch in name):
-        return Reply(t("profile.invalid", limit=NAME_LIMIT))
-    ctx.conversation.goto("profile.confirm", name=name)
-    return Reply(t("profile.confirm", name=name), choices=CONFIRM, choices_per_row=2)
-
-
-@router.choice("profile.confirm")
-async def confirmed(event: ChoiceMade, ctx: Context) -> Reply:
-    assert ctx.member is not None
-    if event.choice_id == "redo":
-        ctx.conversation.goto("profile.name")
-        return Reply(t("profile.ask"))
-    ctx.member.display_name = ctx.conversation.data["name"]
-    ctx.conversation.end()
-    return Reply(t("profile.done", name=ctx.member.display_name))
+async def ask_name(call: CommandCall, ctx: Context) -> list[Reply]:
+    if not call.args:
+        return await FORM.start(ctx)
+    parsed = await read_name(call.args, ctx)
+    if parsed.reply is not None:  # « /nom 1234 »: say why, then ask
+        return [parsed.reply, *await FORM.start(ctx)]
+    return await FORM.start(ctx, name=parsed.value)

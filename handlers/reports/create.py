@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from bot.context import Context
-from bot.events import Choice, ChoiceMade, Reply, TextReceived
+from bot.events import Choice, Reply
+from bot.form import Field, Form, Parsed, question
 from bot.i18n import t
-from bot.router import Router, parse_command
+from bot.router import CommandCall, Router
 from handlers import places
 from handlers.reports.masking import mask
+from storage.normalize import fold
 from storage.reports import NewReport, create_report
 from storage.themes import guess, themes
 
@@ -16,7 +20,6 @@ router = Router("reports")
 DESCRIPTION_LIMIT = 1000
 PUBLICS = ("seniors", "jeunes", "emploi", "handicap", "allophones", "familles", "tous")
 URGENCIES = ("low", "normal", "urgent")
-FIELDS = ("theme", "commune", "description", "public", "urgency")
 
 
 def theme_choices() -> tuple[Choice, ...]:
@@ -31,61 +34,47 @@ def urgency_choices() -> tuple[Choice, ...]:
     return tuple(Choice(u, t(f"reports.urgency_{u}")) for u in URGENCIES)
 
 
-@router.command("signaler", help_key="reports.help_signaler", example_key="reports.example_signaler", order=10,
-                aliases=("signalement_nouveau", "probleme"))
-async def start(event: TextReceived, ctx: Context) -> list[Reply]:
-    _, text = parse_command(event.text) or ("", "")
-    ctx.conversation.goto("report.theme")
-    if not text:
-        return [Reply(t("reports.intro")), ask_theme()]
-    return await prefill(text, ctx)
+PUBLIC_WORDS = {"seniors": ("senior", "seniors", "personnes agees", "retraite", "retraites", "ages", "agees"),
+                "jeunes": ("jeune", "jeunes", "ado", "ados", "adolescent", "etudiant", "etudiants", "lyceen"),
+                "emploi": ("demandeur d'emploi", "demandeurs d'emploi", "chomeur", "chomeurs", "chomage",
+                           "recherche d'emploi", "france travail"),
+                "handicap": ("handicap", "handicapes", "handicapees", "malvoyant", "malvoyants", "sourd", "sourds",
+                             "pmr"),
+                "allophones": ("allophone", "allophones", "ne parle pas francais", "ne parlent pas francais",
+                               "refugie", "refugies", "etranger", "etrangers"),
+                "familles": ("famille", "familles", "parent", "parents", "enfant", "enfants")}
+URGENT_WORDS = ("urgent", "urgence", "tres vite", "au plus vite", "asap", "bloquant aujourd'hui")
+CALM_WORDS = ("pas urgent", "peut attendre", "rien d'urgent", "pas presse")
 
 
-async def prefill(text: str, ctx: Context) -> list[Reply]:
-    """One-shot `/signaler la CAF bloque à Romagné`: keep what can be inferred, ask only for the rest."""
-    if len(text) > DESCRIPTION_LIMIT:
-        return [Reply(t("reports.too_long", limit=DESCRIPTION_LIMIT, length=len(text))), ask_theme()]
+def guess_public(text: str) -> str | None:
+    folded = f" {fold(text)} "
+    found = [p for p, words in PUBLIC_WORDS.items() if any(f" {w} " in folded or f" {w}," in folded for w in words)]
+    return found[0] if len(found) == 1 else None
+
+
+def guess_urgency(text: str) -> str | None:
+    folded = fold(text)
+    if any(word in folded for word in CALM_WORDS):
+        return "low"
+    return "urgent" if any(word in folded for word in URGENT_WORDS) else None
+
+
+# --- fields ------------------------------------------------------------------------------------------------------
+
+async def pick_theme(choice_id: str, _ctx: Context) -> Parsed:
+    return Parsed.ok(choice_id)
+
+
+async def read_theme(text: str, _ctx: Context) -> Parsed:
     theme = guess(text, themes().problems)
-    found, _rest = await places.extract(ctx, text)
-    masked = mask(text, current_year=ctx.now.year)
-    ctx.conversation.update(description=masked.text, masked=list(masked.kinds),
-                            theme=theme.id if theme else None,
-                            commune=found.commune.insee if found and found.commune else None,
-                            homonyms=[c.insee for c in found.candidates] if found and found.ambiguous else [])
-    notes = [Reply(t("reports.masked", what=masked.summary()))] if masked.kinds else []
-    return notes + await next_question(ctx)
-
-
-async def next_question(ctx: Context) -> list[Reply]:
-    """Ask for the first missing piece, or show the summary when everything is there."""
-    data = ctx.conversation.data
-    if not data.get("theme"):
-        ctx.conversation.goto("report.theme")
-        return [ask_theme()]
-    if not data.get("commune"):
-        return [await ask_commune(ctx)]
-    if not data.get("description"):
-        ctx.conversation.goto("report.description")
-        return [Reply(t("reports.ask_description", limit=DESCRIPTION_LIMIT))]
-    if not data.get("public"):
-        ctx.conversation.goto("report.public")
-        return [Reply(t("reports.ask_public"), choices=public_choices(), choices_per_row=2)]
-    if not data.get("urgency"):
-        ctx.conversation.goto("report.urgency")
-        return [Reply(t("reports.ask_urgency"), choices=urgency_choices(), choices_per_row=3)]
-    ctx.conversation.goto("report.confirm")
-    return [summary(ctx)]
-
-
-def ask_theme() -> Reply:
-    return Reply(t("reports.ask_theme"), choices=theme_choices(), choices_per_row=2)
+    return Parsed.again(t("reports.theme_unknown")) if theme is None else Parsed.ok(theme.id)
 
 
 async def ask_commune(ctx: Context) -> Reply:
     """The member's usual commune (and their network's) first, or type any name or postal code."""
-    ctx.conversation.goto("report.commune")
     assert ctx.member is not None
-    homonyms = ctx.conversation.data.pop("homonyms", None)
+    homonyms = ctx.conversation.data.get("homonyms")
     if homonyms:  # the one-shot text named a commune several places share: ask which one
         return Reply(t("reports.commune_which"),
                      choices=tuple(Choice(insee, places.label(insee)) for insee in homonyms[:places.MAX_CANDIDATES]))
@@ -96,102 +85,98 @@ async def ask_commune(ctx: Context) -> Reply:
     return Reply(t("reports.ask_commune"), choices=choices, choices_per_row=2)
 
 
-@router.choice("report.theme")
-async def chose_theme(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(theme=event.choice_id)
-    return await next_question(ctx)
-
-
-@router.step("report.theme")
-async def typed_theme(event: TextReceived, ctx: Context) -> list[Reply]:
-    theme = guess(event.text, themes().problems)
-    if theme is None:
-        return [Reply(t("reports.theme_unknown")), ask_theme()]
-    ctx.conversation.update(theme=theme.id)
-    return await next_question(ctx)
-
-
-@router.choice("report.commune")
-async def chose_commune(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(commune=event.choice_id)
-    return await next_question(ctx)
-
-
-@router.step("report.commune")
-async def typed_commune(event: TextReceived, ctx: Context) -> list[Reply]:
-    if len(event.text) > 100:
-        return [Reply(t("reports.commune_unknown", text=event.text[:30] + "…"))]
-    resolution = await places.resolve(ctx, event.text)
+async def read_commune(text: str, ctx: Context) -> Parsed:
+    if len(text) > 100:
+        return Parsed.again(t("reports.commune_unknown", text=text[:30] + "…"))
+    resolution = await places.resolve(ctx, text)
     if resolution.commune is not None:
-        ctx.conversation.update(commune=resolution.commune.insee)
-        return await next_question(ctx)
+        return Parsed.ok(resolution.commune.insee, homonyms=None)
     if resolution.candidates:
-        return [Reply(t("reports.commune_which"), choices=places.candidate_choices(resolution))]
-    return [Reply(t("reports.commune_unknown", text=event.text.strip()))]
+        return Parsed.again(t("reports.commune_which"), places.candidate_choices(resolution))
+    return Parsed.again(t("reports.commune_unknown", text=mask(text, current_year=ctx.now.year).text))
 
 
-@router.step("report.description")
-async def typed_description(event: TextReceived, ctx: Context) -> list[Reply]:
-    text = event.text.strip()
+async def pick_commune(choice_id: str, _ctx: Context) -> Parsed:
+    return Parsed.ok(choice_id, homonyms=None) if places.commune(choice_id) else Parsed()
+
+
+async def read_description(text: str, ctx: Context) -> Parsed:
     if len(text) > DESCRIPTION_LIMIT:
-        return [Reply(t("reports.too_long", limit=DESCRIPTION_LIMIT, length=len(text)))]
+        return Parsed.again(t("reports.too_long", limit=DESCRIPTION_LIMIT, length=len(text)))
     if len(text) < 10:
-        return [Reply(t("reports.too_short"))]
+        return Parsed.again(t("reports.too_short"))
     masked = mask(text, current_year=ctx.now.year)
-    ctx.conversation.update(description=masked.text, masked=list(masked.kinds))
-    notes = [Reply(t("reports.masked", what=masked.summary()))] if masked.kinds else []
-    return notes + await next_question(ctx)
+    note = Reply(t("reports.masked", what=masked.summary())) if masked.kinds else None
+    return Parsed(masked.text, note, {"masked": list(masked.kinds)})
 
 
-@router.choice("report.public")
-async def chose_public(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(public=event.choice_id)
-    return await next_question(ctx)
+async def read_public(text: str, _ctx: Context) -> Parsed:
+    public = guess_public(text)
+    return Parsed.again(t("reports.public_unknown")) if public is None else Parsed.ok(public)
 
 
-@router.choice("report.urgency")
-async def chose_urgency(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.update(urgency=event.choice_id)
-    return await next_question(ctx)
+async def read_urgency(text: str, _ctx: Context) -> Parsed:
+    urgency = guess_urgency(text)
+    return Parsed.again(t("reports.urgency_unknown")) if urgency is None else Parsed.ok(urgency)
 
 
-def summary(ctx: Context) -> Reply:
-    data = ctx.conversation.data
+FIELDS = (
+    Field("theme", t("reports.field_theme"), question(t("reports.ask_theme"), theme_choices(), 2),
+          read=read_theme, pick=pick_theme),
+    Field("commune", t("reports.field_commune"), ask_commune, read=read_commune, pick=pick_commune),
+    Field("description", t("reports.field_description"),
+          question(t("reports.ask_description", limit=DESCRIPTION_LIMIT)), read=read_description),
+    Field("public", t("reports.field_public"), question(t("reports.ask_public"), public_choices(), 2),
+          read=read_public),
+    Field("urgency", t("reports.field_urgency"), question(t("reports.ask_urgency"), urgency_choices(), 3),
+          read=read_urgency),
+)
+
+
+async def summary(_ctx: Context, data: dict[str, Any]) -> str:
     theme = themes().problem(data["theme"])
-    text = t("reports.summary", theme=theme.label if theme else data["theme"], commune=places.label(data["commune"]),
+    return t("reports.summary", theme=theme.label if theme else data["theme"], commune=places.label(data["commune"]),
              description=data["description"], public=t(f"reports.public_{data['public']}"),
              urgency=t(f"reports.urgency_{data['urgency']}"))
-    choices = (Choice("send", t("reports.send")), Choice("edit", t("reports.edit")),
-               Choice("cancel", t("reports.cancel")))
-    return Reply(text, choices=choices, choices_per_row=3)
 
 
-@router.choice("report.confirm")
-async def confirmed(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    if event.choice_id == "cancel":
-        ctx.conversation.end()
-        return [Reply(t("reports.cancelled"))]
-    if event.choice_id == "edit":
-        ctx.conversation.goto("report.edit")
-        fields = tuple(Choice(f, t(f"reports.field_{f}")) for f in FIELDS)
-        return [Reply(t("reports.edit_which"), choices=fields, choices_per_row=2)]
-    return [await submit(ctx, event)]
-
-
-@router.choice("report.edit")
-async def edit_field(event: ChoiceMade, ctx: Context) -> list[Reply]:
-    ctx.conversation.forget(event.choice_id)
-    return await next_question(ctx)
-
-
-async def submit(ctx: Context, event: ChoiceMade) -> Reply:
+async def submit(ctx: Context, data: dict[str, Any], key: str) -> list[Reply]:
     assert ctx.member is not None
-    data, commune = ctx.conversation.data, places.commune(ctx.conversation.data["commune"])
+    commune = places.commune(data["commune"])
     new = NewReport(author_id=ctx.member.id, territory_id=ctx.member.territory_id, theme=data["theme"],
                     commune_insee=data["commune"], departement=commune.departement if commune else "",
                     description=data["description"], public=data["public"], urgency=data["urgency"],
-                    masked=tuple(data.get("masked", ())), submit_key=f"{ctx.member.id}:{event.prompt_id}")
+                    masked=tuple(data.get("masked", ())), submit_key=f"{ctx.member.id}:{key}")
     report = await create_report(ctx.session, new, ctx.now)
     ctx.member.usual_commune = data["commune"]
-    ctx.conversation.end()
-    return Reply(t("reports.saved", reference=report.reference))
+    return [Reply(t("reports.saved", reference=report.reference))]
+
+
+FORM = Form("report", FIELDS, summary=summary, submit=submit, confirm_label=t("reports.send"),
+            cancelled=t("reports.cancelled"))
+FORM.register(router)
+
+
+@router.command("signaler", help_key="reports.help_signaler", example_key="reports.example_signaler", order=10,
+                aliases=("signalement_nouveau", "probleme"))
+async def start(call: CommandCall, ctx: Context) -> list[Reply]:
+    if not call.args:
+        return await FORM.start(ctx, Reply(t("reports.intro")))
+    return await prefill(call.args, ctx)
+
+
+async def prefill(text: str, ctx: Context) -> list[Reply]:
+    """One-shot `/signaler la CAF bloque les seniors à Romagné, urgent`: keep what can be inferred (theme,
+    commune, public, urgency, the text as description), ask only for the rest."""
+    if len(text) > DESCRIPTION_LIMIT:
+        return [Reply(t("reports.too_long", limit=DESCRIPTION_LIMIT, length=len(text))), *await FORM.start(ctx)]
+    theme = guess(text, themes().problems)
+    found, _rest = await places.extract(ctx, text)
+    masked = mask(text, current_year=ctx.now.year)
+    notes = [Reply(t("reports.masked", what=masked.summary()))] if masked.kinds else []
+    replies = await FORM.start(ctx, None, description=masked.text, masked=list(masked.kinds),
+                               theme=theme.id if theme else None,
+                               commune=found.commune.insee if found and found.commune else None,
+                               homonyms=[c.insee for c in found.candidates] if found and found.ambiguous else None,
+                               public=guess_public(text), urgency=guess_urgency(text))
+    return notes + replies
