@@ -91,10 +91,11 @@ class App:
 
             tasks.append(asyncio.create_task(serve(self, self.settings.api_listen, stop.wait()), name="api"))
         for transport in self.transports.values():
-            await transport.start(self.dispatcher.handle)
+            await transport.start(self.dispatcher.receive)
         self.scheduler.start()
         log.info("relais is running with: %s", ", ".join(self.transports) or "no adapter")
         await stop.wait()
+        await self.dispatcher.drain()
         await self.scheduler.stop()
         await self.outbox.run_once()  # flush what is due while the adapters can still send
         for transport in self.transports.values():

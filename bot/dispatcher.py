@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
 from dataclasses import replace
 from datetime import timedelta
 
@@ -63,32 +63,63 @@ class Dispatcher:
         self.locks = ChatLocks()
         self.flood = FloodGuard(settings.rate_limit_per_minute)
         self.ttl = timedelta(minutes=settings.conversation_ttl_minutes)
+        self._sending: set[asyncio.Task[None]] = set()
+        # SQLite has one writer: transactions that read then write would deadlock each other (« database is
+        # locked ») when updates are handled concurrently, so they take turns here; PostgreSQL runs them side by side.
+        self._writes = asyncio.Lock() if settings.database_url.startswith("sqlite") else nullcontext()
 
     async def handle(self, event: Event) -> Receipt:
-        """Entry point for adapters: never raises; the person always gets an answer in French."""
+        """Handle an event and send its answers; never raises: the person always gets an answer in French."""
+        return await self._handle(event, background=False)
+
+    async def receive(self, event: Event) -> Receipt:
+        """The adapters' entry point: the receipt comes as soon as the answer is committed (a press's pop-up
+        must be answered within seconds, even in a burst); the answers go out right after, still in order per
+        conversation (its lock is held until they are sent)."""
+        return await self._handle(event, background=True)
+
+    async def drain(self) -> None:
+        """Wait for answers still being sent (before stopping)."""
+        while self._sending:
+            await asyncio.gather(*list(self._sending), return_exceptions=True)
+
+    async def _handle(self, event: Event, *, background: bool) -> Receipt:
         self.metrics.messages_in.labels(event.address.platform).inc()
         refusal = self._refusal(event)
         if refusal is not None:
             await self._send_direct(event.address, refusal)
             return Receipt(accepted=False)
-        async with self.locks.hold(event.address):
-            try:
-                queued, direct, decision = await self._transaction(event)
-            except (OperationalError, DBAPIError) as error:
-                if isinstance(error, IntegrityError):
-                    await self._apologise(event, error)
-                    return Receipt(accepted=False)
-                log.warning("database unavailable while handling an event: %s", type(error).__name__)
-                await self._send_direct(event.address, [Reply(t("core.unavailable"))])
-                return Receipt(accepted=False)
-            except Exception as error:
-                await self._apologise(event, error)
-                return Receipt(accepted=False)
-            await self._send_direct(event.address, direct)
+        held = AsyncExitStack()
+        await held.enter_async_context(self.locks.hold(event.address))
+        try:
+            queued, direct, decision = await self._transaction(event)
+        except Exception as error:
+            async with held:
+                await self._failed(event, error)
+            return Receipt(accepted=False)
+        finish = self._finish(held, event.address, direct, queued)
+        if background:
+            task = asyncio.create_task(finish)
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        else:
+            await finish
+        if decision is None:  # already handled: a retried update
+            return Receipt(accepted=False)
+        return Receipt(accepted=decision.accepted, notice=decision.notice)
+
+    async def _finish(self, held: AsyncExitStack, address: Address, direct: list[Reply],
+                      queued: list[OutboxMessage]) -> None:
+        async with held:
+            await self._send_direct(address, direct)
             await self.outbox.deliver(queued)
-            if decision is None:  # already handled: a retried update
-                return Receipt(accepted=False)
-            return Receipt(accepted=decision.accepted, notice=decision.notice)
+
+    async def _failed(self, event: Event, error: Exception) -> None:
+        if isinstance(error, (OperationalError, DBAPIError)) and not isinstance(error, IntegrityError):
+            log.warning("database unavailable while handling an event: %s", type(error).__name__)
+            await self._send_direct(event.address, [Reply(t("core.unavailable"))])
+        else:
+            await self._apologise(event, error)
 
     def _refusal(self, event: Event) -> list[Reply] | None:
         """Too many messages, or one too long: answered at once, nothing stored, nothing queued."""
@@ -103,7 +134,7 @@ class Dispatcher:
         return None
 
     async def _transaction(self, event: Event) -> tuple[list[OutboxMessage], list[Reply], Route | None]:
-        async with self.sessions() as session, session.begin():
+        async with self._writes, self.sessions() as session, session.begin():
             now = self.clock.now()
             if event.message_id and not await first_time(session, event.address.platform,
                                                          self._event_key(event), now):
@@ -125,7 +156,9 @@ class Dispatcher:
             replies = self._bind(list(outcome.replies), conversation, event.address)
             await conversation.save(session, now, self.ttl)
             base = f"reply:{ctx.event_key or secrets.token_hex(8)}"
-            items = [outbox_mod.Outgoing(f"{base}:{i}", ctx.address, reply, outbox_mod.INTERACTIVE)
+            asked = event.message_id if event.address.is_group else ""  # a group's question replies to its asker
+            items = [outbox_mod.Outgoing(f"{base}:{i}", ctx.address, reply, outbox_mod.INTERACTIVE,
+                                         reply_to=asked if reply.expects_answer else "")
                      for i, reply in enumerate(replies)]
             ids = await outbox_mod.enqueue_many(session, items, now=now)
         return outbox_mod.queued_rows(items, ids, now), [], decision

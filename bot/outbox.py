@@ -51,10 +51,12 @@ def decode(payload: Mapping[str, Any]) -> Reply:
                  notify=payload.get("notify", False))
 
 
-def encode_delivery(address: Address, reply: Reply) -> dict[str, Any]:
+def encode_delivery(address: Address, reply: Reply, reply_to: str = "") -> dict[str, Any]:
     """The payload of a queued message: the reply, and who in the chat it is for (a group's question is for the
     person asked; a forum topic or thread is where the answer goes)."""
     payload = encode(reply)
+    if reply_to:
+        payload["reply_to"] = reply_to
     if address.user_id:
         payload["user"] = address.user_id
     if address.thread_id:
@@ -76,6 +78,7 @@ class Outgoing:
     reply: Reply
     priority: int = INITIATED
     due_at: datetime | None = None
+    reply_to: str = ""  # the platform message this answers (a group's question replies to the asker's message)
 
 
 async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now: datetime) -> list[int]:
@@ -83,8 +86,8 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now:
     if not items:
         return []
     rows = [dict(key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                 is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply), priority=i.priority,
-                 created_at=now, due_at=i.due_at or now, attempts=0) for i in items]
+                 is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply, i.reply_to),
+                 priority=i.priority, created_at=now, due_at=i.due_at or now, attempts=0) for i in items]
     stmt = upsert_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(
         OutboxMessage.key, OutboxMessage.id)
     if len(rows) == 1:
@@ -102,7 +105,7 @@ def queued_rows(items: Sequence[Outgoing], ids: Sequence[int], now: datetime) ->
     if len(ids) != len(items):
         return []  # some were queued before: leave them all to the worker, which keeps their order
     return [OutboxMessage(id=row_id, key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                          is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply),
+                          is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply, i.reply_to),
                           priority=i.priority, attempts=0, created_at=now, due_at=i.due_at or now)
             for i, row_id in zip(items, ids, strict=True)]
 
@@ -221,7 +224,8 @@ class Outbox:
         address = delivery_address(row)
         limiter.record(row.chat_id, row.is_group)
         try:
-            message_id = await transport.send(Delivery(address, decode(row.payload), key=row.key))
+            message_id = await transport.send(Delivery(address, decode(row.payload), row.payload.get("reply_to", ""),
+                                                        key=row.key))
         except TransportError as error:
             await self._failed(row, error)
             return False

@@ -78,6 +78,7 @@ class Command:
     order: int = 100
     topic: str = ""  # /aide groups commands by topic (i18n key), so a long list stays readable on a phone
     cancels: bool = False  # /annuler: leaving the flow is the point, no « saisie abandonnée » note
+    feature: str = ""  # the router's name: /aide groups commands by feature
 
     def allows(self, role: str, *, is_group: bool) -> bool:
         return role in self.roles and (self.in_group if is_group else self.in_private)
@@ -104,7 +105,7 @@ class Router:
                 order: int = 100, topic: str = "", cancels: bool = False) -> Callable[[H], H]:
         def register(handler: H) -> H:
             spec = Command(name, handler, tuple(roles), help_key, example_key, in_private, in_group,
-                           tuple(aliases), order, topic, cancels)
+                           tuple(aliases), order, topic, cancels, self.name)
             for key in (name, *spec.aliases):
                 self.commands[key] = spec
             return handler

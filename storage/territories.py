@@ -28,6 +28,12 @@ async def by_code(session: AsyncSession, code: str) -> Territory | None:
     return (await session.execute(select(Territory).where(Territory.code == code))).scalar_one_or_none()
 
 
+def known_insee(insee: str) -> bool:
+    from storage.communes import communes
+
+    return communes().get(insee) is not None
+
+
 async def add_territory(session: AsyncSession, *, code: str, name: str, now: datetime, parent: str | None = None,
                         timezone: str | None = None, communes: Iterable[str] = ()) -> Territory:
     """A new node of the tree; a child inherits its parent's time zone unless one is given."""
@@ -37,6 +43,11 @@ async def add_territory(session: AsyncSession, *, code: str, name: str, now: dat
     if parent and parent_row is None:
         raise TerritoryError(f"territoire parent {parent} inconnu (voir : relais territory list)")
     zone = check_timezone(timezone or (parent_row.timezone if parent_row else "Europe/Paris"))
+    communes = list(communes)
+    unknown = [insee for insee in communes if not known_insee(insee)]
+    if unknown:
+        raise TerritoryError(f"code(s) INSEE inconnu(s) : {', '.join(unknown[:5])} (5 chiffres, ex. 35115 ; "
+                             "2A/2B pour la Corse)")
     territory = Territory(code=code, name=name, parent_id=parent_row.id if parent_row else None,
                           timezone=zone, created_at=now)
     territory.communes = [TerritoryCommune(insee=insee) for insee in sorted(set(communes))]

@@ -22,6 +22,10 @@ from storage.members import create_invitation
 from storage.territories import TerritoryError, add_territory, all_territories, by_code
 from storage.tokens import ApiToken, all_tokens, create_token
 
+# The demo identities of `relais console --as …`, as the banner says them.
+CONSOLE_ROLES = {"admin": "administrateur", "coordinator": "coordinateur", "referent": "référent",
+                 "coordinator-971": "coordinateur en Guadeloupe", "referent-971": "référent en Guadeloupe"}
+
 
 def platform_transports(settings: Settings) -> list[Transport]:
     """The adapters whose credentials are set; imported only then (a missing library never blocks the rest)."""
@@ -67,7 +71,8 @@ async def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
     app = App(settings, transports=[console])
     await app.prepare()
     if sys.stdin.isatty():
-        print(f"relais — console (vous êtes : {args.as_}). Tapez /aide ; Ctrl-D pour quitter.\n")
+        print(f"relais — console (vous êtes : {CONSOLE_ROLES.get(args.as_, args.as_)}). "
+              "Tapez /aide ; Ctrl-D pour quitter.\n")
     stop = asyncio.Event()
     watcher = asyncio.create_task(_stop_when(console.finished, stop))
     try:
@@ -352,6 +357,7 @@ async def cmd_reminders(args: argparse.Namespace, settings: Settings) -> int:
 async def _reminders_report(session: AsyncSession, now: datetime) -> list[str]:
     from bot.i18n import t
     from handlers.dates.french import format_when
+    from handlers.meetings.messages import offsets_text
     from storage.meetings import Meeting, reminders_handled_at
 
     lines = []
@@ -359,6 +365,6 @@ async def _reminders_report(session: AsyncSession, now: datetime) -> list[str]:
         meeting = await session.get(Meeting, batch.meeting_id)
         assert meeting is not None
         lines.append(t("meetings.cli_line", meeting=meeting.id, when=format_when(batch.starts_at, meeting.tz),
-                       offset=batch.offset_code, outcome=t(f"meetings.cli_outcome_{batch.outcome}"),
+                       offset=offsets_text((batch.offset_code,)), outcome=t(f"meetings.cli_outcome_{batch.outcome}"),
                        recipients=batch.recipients))
     return lines
