@@ -106,6 +106,12 @@ class Resolution:
     commune: Commune | None = None
     candidates: tuple[Commune, ...] = ()
     fuzzy: bool = False
+    departement: str = ""  # the text was a département number: candidates are some of its communes
+
+    @property
+    def decision(self) -> str:
+        """« sure » (one commune), « ask » (candidates) or « none »."""
+        return "sure" if self.commune is not None else "ask" if self.candidates else "none"
 
     @property
     def found(self) -> bool:
