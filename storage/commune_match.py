@@ -153,7 +153,7 @@ class _Matcher:
         if len(code) == 5:
             inside = set(self.index.by_postal_code(code))
             found = [c for c in self._exact(name) if c in inside] or [c for c in self._close(name) if c in inside]
-            return self._among(found, fuzzy=False) if found else self._among(sorted(inside, key=self._rank), True)
+            return self._among(found, fuzzy=False) if found else self._among(sorted(inside, key=self._rank), fuzzy=True)
         found = [c for c in self._exact(name) if c.departement == code]
         if not found:
             found = [c for c in self._prefixed(name) if c.departement == code]
