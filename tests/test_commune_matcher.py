@@ -132,3 +132,26 @@ def test_a_departement_number_alone() -> None:
     found = match("35", Territory.of(["35115"]))
     assert found.decision == "ask" and found.departement == "35"
     assert found.candidates[0].label == "Fougères (35)" and {c.departement for c in found.candidates} == {"35"}
+
+
+def _cli(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    from bot.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["commune", *argv])
+    assert exit_.value.code == 0
+    return capsys.readouterr().out
+
+
+def test_cli_prints_the_decision(capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    sure_ = json.loads(_cli(capsys, "le moule", "--json"))
+    assert sure_["decision"] == "sure" and [c["insee"] for c in sure_["communes"]] == ["97117"]
+    assert sure_["communes"][0]["lon"] < -61
+    asked = json.loads(_cli(capsys, "st aubin", "--territory", "35115", "--json"))
+    assert asked["decision"] == "ask" and asked["communes"][0]["departement"] == "35"
+    assert set(asked["communes"][0]) == {"insee", "name", "departement", "lat", "lon"}
+    assert json.loads(_cli(capsys, "bonjour", "--json")) == {"decision": "none", "communes": []}
+    assert "Vouliez-vous dire" in _cli(capsys, "fougere", "--territory", "35115")
+    assert "Je ne trouve pas la commune « conexion »" in _cli(capsys, "conexion")

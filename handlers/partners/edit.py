@@ -108,7 +108,7 @@ async def typed_commune(event: TextReceived, ctx: Context) -> list[Reply]:
         ctx.conversation.update(commune=resolution.commune.insee)
         return next_question(ctx)
     if resolution.candidates:
-        return [Reply(t("partners.commune_which"), choices=places.candidate_choices(resolution))]
+        return [Reply(places.which(resolution), choices=places.candidate_choices(resolution))]
     return [Reply(t("partners.commune_unknown", text=event.text.strip()[:40]))]
 
 

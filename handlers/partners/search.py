@@ -45,7 +45,7 @@ async def act(ctx: Context, asked: Asked, *, fresh: bool = False) -> list[Reply]
         return await around_commune(ctx, asked.place.commune.insee)
     if asked.place is not None and asked.place.candidates:
         ctx.conversation.goto("partners.commune")
-        return [Reply(t("partners.commune_which"), choices=places.candidate_choices(asked.place))]
+        return [Reply(places.which(asked.place), choices=places.candidate_choices(asked.place))]
     if asked.unknown_place:
         return [Reply(t("partners.commune_unknown", text=asked.unknown_place[:40])), await ask_commune(ctx)]
     if asked.empty and fresh:
