@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
+from bot import french
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
@@ -134,7 +135,7 @@ async def summary(ctx: Context) -> Reply:
     offsets = (await reminder_offsets(ctx.session)).get(ctx.member.territory_id, ())
     text = t("meetings.summary", title=new.title, when=when(new.starts_at, ctx.tz), place=new.place,
              recurrence=recurrence(new.starts_at.astimezone(ctx.tz), ctx.conversation.data["every"]),
-             network=ctx.member.territory.name, offsets=offsets_text(offsets))
+             network=french.of(ctx.member.territory.name), offsets=offsets_text(offsets))
     if new.rrule:
         later = rule_dates(new.rrule, new.starts_at, ctx.tz, new.starts_at + timedelta(minutes=1),
                            new.starts_at + timedelta(days=370))
@@ -165,4 +166,4 @@ async def save(ctx: Context, event: ChoiceMade) -> Reply:
                        target=str(meeting.id))
     ctx.conversation.end()
     people = len(await invited(ctx.session, meeting))
-    return Reply(t("meetings.saved", title=meeting.title, network=meeting.territory.name, people=people))
+    return Reply(t("meetings.saved", title=meeting.title, network=french.of(meeting.territory.name), people=people))

@@ -6,6 +6,7 @@ import math
 from datetime import date, timedelta
 from typing import Any
 
+from bot import french
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, LocationShared, Reply, TextReceived
 from bot.i18n import t
@@ -167,7 +168,7 @@ def header(ctx: Context, data: dict[str, Any], shown: int) -> str:
     if offset:
         return t("partners.header_more", first=offset + 1, last=offset + shown)
     if data.get("insee"):
-        return t("partners.header_commune", what=describe(ctx, data), place=places.label(data["insee"]))
+        return t("partners.header_commune", what=describe(ctx, data), place=french.at(places.label(data["insee"])))
     return t("partners.header_point", what=describe(ctx, data))
 
 
