@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.logs import setup_logging
+from bot.ops import commune
 
 Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
 
@@ -78,11 +79,14 @@ def build_parser() -> argparse.ArgumentParser:
                                "then are queued, each once) and print what was done; for support and tests")
     reminders.add_argument("--now", help="ISO date-time with its offset, e.g. 2026-03-11T14:00+01:00 "
                            "(default: the current time)")
+    commune.add_parser(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    if args.command == "commune":  # quick: neither the application nor the database
+        sys.exit(commune.run(args))
     settings = Settings()
     setup_logging(settings, quiet=args.command in {"console", "when"})
     from bot.ops import cli

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from bot.context import Context
 from bot.events import Choice
+from bot.i18n import t
+from storage.commune_match import Territory, match
 from storage.communes import Commune, Resolution, communes
-from storage.territories import communes_of
+
+if TYPE_CHECKING:  # `relais commune` imports this module: no database layer for it
+    from bot.context import Context
 
 MAX_CANDIDATES = 6
 
@@ -20,6 +24,8 @@ class Preferences:
 
 async def preferences(ctx: Context) -> Preferences:
     """The member's territory communes and their départements, used to settle homonyms."""
+    from storage.territories import communes_of
+
     if ctx.member is None:
         return Preferences((), ())
     insee = tuple(await communes_of(ctx.session, ctx.member.territory_id))
@@ -28,9 +34,24 @@ async def preferences(ctx: Context) -> Preferences:
     return Preferences(insee, tuple(sorted(departements)))
 
 
-async def resolve(ctx: Context, text: str) -> Resolution:
+async def territory(ctx: Context) -> Territory:
+    """The member's territory as the matcher ranks by it (its communes, départements and centre)."""
     prefs = await preferences(ctx)
-    return communes().resolve(text, prefer_departements=prefs.departements, prefer_insee=prefs.insee)
+    return Territory.of([*prefs.insee, *prefs.departements]) if prefs.insee else Territory()
+
+
+async def resolve(ctx: Context, text: str) -> Resolution:
+    """A typed answer to « Dans quelle commune ? »: sure, to ask about (nearest the territory first), or none."""
+    return match(text, await territory(ctx))
+
+
+def which(resolution: Resolution) -> str:
+    """The question over candidates: homonyms, close spellings (« Vouliez-vous dire … ? ») or a département."""
+    if resolution.departement:
+        return t("places.which_departement", code=resolution.departement)
+    if resolution.fuzzy and len(resolution.candidates) == 1:
+        return t("places.which_close_one", commune=resolution.candidates[0].label)
+    return t("places.which_close" if resolution.fuzzy else "places.which_homonyms")
 
 
 async def extract(ctx: Context, text: str) -> tuple[Resolution | None, str]:

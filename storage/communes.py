@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from statistics import median
 
 from rapidfuzz import fuzz, process
 
@@ -27,6 +28,9 @@ RESOLVE_MARGIN = 5.0
 EXTRACT_CUTOFF = 88.0
 EXTRACT_MIN_LETTERS = 5
 BIG_COMMUNE = 20_000
+# A département's extent: median ± EXTENT_MADS · MAD on each axis, never narrower than ± EXTENT_MIN degrees.
+EXTENT_MADS = 10.0
+EXTENT_MIN = 0.3
 
 
 def _words(text: str) -> frozenset[str]:
@@ -102,6 +106,12 @@ class Resolution:
     commune: Commune | None = None
     candidates: tuple[Commune, ...] = ()
     fuzzy: bool = False
+    departement: str = ""  # the text was a département number: candidates are some of its communes
+
+    @property
+    def decision(self) -> str:
+        """« sure » (one commune), « ask » (candidates) or « none »."""
+        return "sure" if self.commune is not None else "ask" if self.candidates else "none"
 
     @property
     def found(self) -> bool:
@@ -112,6 +122,37 @@ class Resolution:
     def ambiguous(self) -> bool:
         """True when the user has to choose among candidates."""
         return self.commune is None and bool(self.candidates)
+
+
+@dataclass(frozen=True, slots=True)
+class Extent:
+    """A robust bounding box (degrees) of a département's communes: one wrong sign or swapped axis falls out."""
+
+    lat_min: float
+    lat_max: float
+    lon_min: float
+    lon_max: float
+
+    def __contains__(self, point: object) -> bool:
+        """True for a (lat, lon) pair inside the box."""
+        if not isinstance(point, tuple) or len(point) != 2:
+            return False
+        lat, lon = point
+        return self.lat_min <= lat <= self.lat_max and self.lon_min <= lon <= self.lon_max
+
+
+def _axis(values: Sequence[float]) -> tuple[float, float]:
+    """median ± EXTENT_MADS · MAD of one axis, at least ± EXTENT_MIN."""
+    middle = median(values)
+    half = max(EXTENT_MADS * median(abs(v - middle) for v in values), EXTENT_MIN)
+    return middle - half, middle + half
+
+
+def extent_of(points: Sequence[tuple[float, float]]) -> Extent:
+    """The robust extent of (lat, lon) points: a few wrong points (out of a département's dozens) do not move it."""
+    lat_min, lat_max = _axis([lat for lat, _ in points])
+    lon_min, lon_max = _axis([lon for _, lon in points])
+    return Extent(lat_min, lat_max, lon_min, lon_max)
 
 
 _Word = tuple[int, int, str, str]  # start, end, original text, folded text
@@ -201,6 +242,13 @@ class CommuneIndex:
 
     def __iter__(self) -> Iterator[Commune]:
         return iter(self._by_insee.values())
+
+    def extents(self) -> dict[str, Extent]:
+        """Each département's robust extent, from its communes' positions."""
+        points: dict[str, list[tuple[float, float]]] = defaultdict(list)
+        for lat, lon, commune in self._located:
+            points[commune.departement].append((lat, lon))
+        return {departement: extent_of(found) for departement, found in points.items()}
 
     def get(self, insee: str) -> Commune | None:
         """The commune with this INSEE code (case-insensitive for Corsica's 2A/2B)."""

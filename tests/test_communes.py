@@ -153,3 +153,36 @@ def test_distance_and_nearest(index: CommuneIndex) -> None:
     nearest = index.nearest(moule.lat, moule.lon, 3)
     assert nearest[0] == (moule, 0.0) and len(nearest) == 3
     assert nearest[1][1] <= nearest[2][1]
+
+
+def test_every_commune_has_a_position_inside_its_departement(index: CommuneIndex) -> None:
+    extents = index.extents()
+    unlocated = [c.insee for c in index if c.lat is None or c.lon is None]
+    outside = [c.label for c in index if c.lat is not None and (c.lat, c.lon) not in extents[c.departement]]
+    assert unlocated == [] and outside == []
+
+
+def test_overseas_longitudes_have_their_sign(index: CommuneIndex) -> None:
+    west = {"971": (-61.9, -61.0), "972": (-61.3, -60.8), "973": (-54.7, -51.5)}
+    for commune in index:
+        if commune.departement in west:
+            low, high = west[commune.departement]
+            assert commune.lon is not None and low <= commune.lon <= high, commune.label
+
+
+def _km(index: CommuneIndex, a: str, b: str) -> float:
+    one, two = index.get(a), index.get(b)
+    assert one and two and one.lat and one.lon and two.lat and two.lon
+    return distance_km(one.lat, one.lon, two.lat, two.lon)
+
+
+def test_named_outliers_are_where_they_belong(index: CommuneIndex) -> None:
+    assert _km(index, "97102", "97117") == pytest.approx(20, abs=5)  # Anse-Bertrand ↔ Le Moule
+    assert _km(index, "97128", "97117") == pytest.approx(13, abs=4)  # Sainte-Anne ↔ Le Moule
+    assert _km(index, "97129", "97105") == pytest.approx(37, abs=6)  # Sainte-Rose ↔ Basse-Terre
+    assert _km(index, "56098", "56121") < 8  # Lanester ↔ Lorient
+    for insee, town in [("55180", "55545"), ("55266", "55545"), ("55541", "55029"), ("57073", "57606"),
+                        ("60166", "60159"), ("60192", "60471"), ("88513", "88160")]:
+        commune = index.get(insee)
+        assert commune is not None and commune.lon != commune.lat
+        assert _km(index, insee, town) < 40, commune.label  # Verdun, Bar-le-Duc, Saint-Avold, Compiègne, Noyon…

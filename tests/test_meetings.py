@@ -153,7 +153,7 @@ async def test_a_coordinator_schedules_a_quarterly_meeting_echoed_unambiguously(
     summary = (await claire.say("vendredi 13 mars à 10h30"))[-1].text
     assert "vendredi 13 mars 2026 à 10 h 30, heure de Paris" in summary and "2e vendredi" in summary
     saved = (await claire.pick("Confirmer"))[0].text
-    assert "Réunion trimestrielle du réseau" in saved and "Réseau du Pays de Fougères" in saved
+    assert "Réunion trimestrielle du réseau" in saved and "membres du Réseau du Pays de Fougères recevront" in saved
 
     async with app.sessions() as session:
         meeting = (await session.execute(select(Meeting))).unique().scalar_one()

@@ -67,14 +67,14 @@ async def test_homonyms_follow_the_member_territory_or_are_asked(demo: App, memb
 async def test_le_moule_finds_guadeloupe_places_and_typos_are_forgiven(demo: App, transport: FakeTransport) -> None:
     chat = await guadeloupe(demo, transport)
     reply = (await chat.say("/partenaires wifi le moule"))[-1]
-    assert reply.text.startswith("**Accès internet et matériel** à Le Moule (971)")
+    assert reply.text.startswith("**Accès internet et matériel** au Moule (971)")
     found = names(reply)
     assert found[0] == "Médiathèque du Moule"
     assert {"Cyberbase des Abymes", "CCAS des Abymes – point numérique"} <= set(found)
     typo = (await chat.say("/partenaires ordinateur le mouel"))[-1]
-    assert "à Le Moule (971)" in typo.text
+    assert "au Moule (971)" in typo.text
     postal = (await chat.say("/partenaires ordinateur 97160"))[-1]
-    assert "**Outils numériques du quotidien** à Le Moule (971)" in postal.text
+    assert "**Outils numériques du quotidien** au Moule (971)" in postal.text
 
 
 async def test_pages_of_five_with_next(demo: App, member_chat: Chat) -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import french
 from bot.events import Attachment, Choice, Reply
 from bot.i18n import t
 from handlers.dates.french import WEEKDAYS, format_when
@@ -80,7 +81,7 @@ def calendar_event(found: Occurrence, *, cancelled: bool = False) -> CalendarEve
     return CalendarEvent(uid=f"relais-meeting-{meeting.id}-{found.key:%Y%m%dT%H%MZ}@relais", title=meeting.title,
                          place=meeting.place, starts_at=found.starts_at, tz=meeting.tz, stamp=found.since,
                          sequence=found.sequence, cancelled=cancelled,
-                         description=t("meetings.ics_description", network=meeting.territory.name))
+                         description=t("meetings.ics_description", network=french.of_network(meeting.territory.name)))
 
 
 def ics(found: Occurrence, *, cancelled: bool = False) -> Attachment:

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import french
 from bot.context import Context
 from bot.events import Reply, TextReceived
 from bot.i18n import t
@@ -136,7 +137,7 @@ async def reminder_setting(event: TextReceived, ctx: Context) -> Reply:
     territory = ctx.member.territory
     if not text:
         current = (await reminder_offsets(ctx.session)).get(territory.id, DEFAULT_OFFSETS)
-        return Reply(t("meetings.offsets_now", network=territory.name, offsets=offsets_text(current)))
+        return Reply(t("meetings.offsets_now", network=french.of(territory.name), offsets=offsets_text(current)))
     try:
         codes = parse_french_offsets(text)
     except ValueError:
@@ -144,4 +145,4 @@ async def reminder_setting(event: TextReceived, ctx: Context) -> Reply:
     await set_reminder_offsets(ctx.session, territory.id, codes, now=ctx.now, by=ctx.member.id)
     await audit.record(ctx.session, now=ctx.now, action="meeting.reminders", actor_id=ctx.member.id,
                        target=territory.code, offsets=",".join(codes))
-    return Reply(t("meetings.offsets_set", network=territory.name, offsets=offsets_text(codes)))
+    return Reply(t("meetings.offsets_set", network=french.of(territory.name), offsets=offsets_text(codes)))

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot import french
 from bot.context import Context
 from bot.events import Choice, Reply
 from bot.form import Field, Form, Parsed, question
@@ -150,7 +151,7 @@ async def summary(ctx: Context, data: dict[str, Any]) -> str:
     text = t("meetings.summary", title=new.title, when=when(new.starts_at, ctx.tz), place=new.place,
              duration=duration_text(data["duration"]),
              recurrence=recurrence(new.starts_at.astimezone(ctx.tz), data["every"]),
-             network=ctx.member.territory.name, offsets=offsets_text(offsets))
+             network=french.of(ctx.member.territory.name), offsets=offsets_text(offsets))
     if new.rrule:
         later = rule_dates(new.rrule, new.starts_at, ctx.tz, new.starts_at + timedelta(minutes=1),
                            new.starts_at + timedelta(days=370))
@@ -169,7 +170,8 @@ async def save(ctx: Context, data: dict[str, Any], key: str) -> list[Reply]:
     await audit.record(ctx.session, now=ctx.now, action="meeting.created", actor_id=ctx.member.id,
                        target=str(meeting.id))
     people = len(await invited(ctx.session, meeting))
-    return [Reply(t("meetings.saved", title=meeting.title, network=meeting.territory.name, people=people))]
+    return [Reply(t("meetings.saved", title=meeting.title, network=french.of(meeting.territory.name),
+                    people=people))]
 
 
 FORM = Form("meeting", FIELDS, summary=summary, submit=save)

@@ -78,7 +78,7 @@ async def read_commune(text: str, ctx: Context) -> Parsed:
     if resolution.commune is not None:
         return Parsed.ok(resolution.commune.insee)
     if resolution.candidates:
-        return Parsed.again(t("partners.commune_which"), places.candidate_choices(resolution))
+        return Parsed.again(places.which(resolution), places.candidate_choices(resolution))
     return Parsed.again(t("partners.commune_unknown", text=text.strip()[:40]))
 
 

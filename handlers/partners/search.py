@@ -6,6 +6,7 @@ import math
 from datetime import date, timedelta
 from typing import Any
 
+from bot import french
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, LocationShared, Reply, TextReceived
 from bot.i18n import t
@@ -45,7 +46,7 @@ async def act(ctx: Context, asked: Asked, *, fresh: bool = False) -> list[Reply]
         return await around_commune(ctx, asked.place.commune.insee)
     if asked.place is not None and asked.place.candidates:
         ctx.conversation.goto("partners.commune")
-        return [Reply(t("partners.commune_which"), choices=places.candidate_choices(asked.place))]
+        return [Reply(places.which(asked.place), choices=places.candidate_choices(asked.place))]
     if asked.unknown_place:
         return [Reply(t("partners.commune_unknown", text=asked.unknown_place[:40])), await ask_commune(ctx)]
     if asked.empty and fresh:
@@ -167,7 +168,7 @@ def header(ctx: Context, data: dict[str, Any], shown: int) -> str:
     if offset:
         return t("partners.header_more", first=offset + 1, last=offset + shown)
     if data.get("insee"):
-        return t("partners.header_commune", what=describe(ctx, data), place=places.label(data["insee"]))
+        return t("partners.header_commune", what=describe(ctx, data), place=french.at(places.label(data["insee"])))
     return t("partners.header_point", what=describe(ctx, data))
 
 

@@ -92,7 +92,7 @@ async def read_commune(text: str, ctx: Context) -> Parsed:
     if resolution.commune is not None:
         return Parsed.ok(resolution.commune.insee, homonyms=None)
     if resolution.candidates:
-        return Parsed.again(t("reports.commune_which"), places.candidate_choices(resolution))
+        return Parsed.again(places.which(resolution), places.candidate_choices(resolution))
     return Parsed.again(t("reports.commune_unknown", text=mask(text, current_year=ctx.now.year).text))
 
 
