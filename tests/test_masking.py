@@ -6,8 +6,12 @@ spans masked (the rest of each sentence intact).
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
@@ -115,3 +119,15 @@ def test_kinds_are_said_in_a_fixed_order() -> None:
     masked = mask("Karim Benali, 06 12 34 56 78, passeport n° 19AB12345", current_year=YEAR)
     assert masked.kinds == ("phone", "passport", "name")
     assert masked.summary() == "un numéro de téléphone, un numéro de passeport, un nom de personne"
+
+
+def test_relais_mask_prints_the_text_as_it_would_be_stored(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+    env.update(RELAIS_DATA_DIR=str(tmp_path), RELAIS_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path}/x.db")
+    typed = "chez Karim Benali (06 12 34 56 78) la box ne marche plus depuis le 15/11"
+    done = subprocess.run([sys.executable, "-m", "bot", "mask", typed], capture_output=True, text=True,
+                          timeout=120, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "chez [nom masqué] ([téléphone masqué]) la box ne marche plus depuis le 15/11\n"
+    assert "un numéro de téléphone, un nom de personne" in done.stderr
+    assert "Karim" not in done.stderr

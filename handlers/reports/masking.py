@@ -57,7 +57,17 @@ def find(text: str, *, current_year: int) -> list[Span]:
              *identifiers(text)]
     taken = [(s.start, s.end) for s in spans]
     spans += [s for s in (*names(text), *addresses(text)) if not _inside(s, taken)]
-    return _merge(text, spans)
+    return _merge(text, [_trim(text, s) for s in spans])
+
+
+def _trim(text: str, span: Span) -> Span:
+    """Brackets and punctuation at the edges stay in the text (« (06 12 34 56 78) » keeps its brackets)."""
+    start, end = span.start, span.end
+    while start < end and not (text[start].isalnum() or text[start] == "+"):
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return Span(start, end, span.kind)
 
 
 def _inside(span: Span, taken: list[tuple[int, int]]) -> bool:
