@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     when.add_argument("text")
     when.add_argument("--now", help="ISO date-time taken as now (default: the current time)")
     when.add_argument("--tz", default="Europe/Paris")
+    masking = sub.add_parser("mask", help="affiche un texte tel qu'il serait enregistré, données personnelles "
+                             "masquées (support)")
+    masking.add_argument("text", metavar="TEXTE", help="le texte à masquer, entre guillemets")
     reminders = sub.add_parser("reminders", help="run the scheduled jobs once as at --now (meeting reminders due "
                                "then are queued, each once) and print what was done; for support and tests")
     reminders.add_argument("--now", help="ISO date-time with its offset, e.g. 2026-03-11T14:00+01:00 "
@@ -88,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "commune":  # quick: neither the application nor the database
         sys.exit(commune.run(args))
     settings = Settings()
-    setup_logging(settings, quiet=args.command in {"console", "when"})
+    setup_logging(settings, quiet=args.command in {"console", "when", "mask"})
     from bot.ops import cli
 
     handler: Command = getattr(cli, f"cmd_{args.command.replace('-', '_')}")

@@ -208,6 +208,16 @@ async def cmd_when(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+async def cmd_mask(args: argparse.Namespace, settings: Settings) -> int:
+    """The text exactly as a description would be stored, then on stderr what was masked."""
+    from handlers.reports.masking import mask
+
+    masked = mask(args.text, current_year=datetime.now().astimezone().year)
+    print(masked.text)
+    print(f"Masqué : {masked.summary()}." if masked.kinds else "Rien à masquer.", file=sys.stderr)
+    return 0
+
+
 async def cmd_token(args: argparse.Namespace, settings: Settings) -> int:
     async with prepared(settings) as app, app.sessions() as session, session.begin():
         return await TOKEN_ACTIONS[args.action](session, args, app.clock.now())

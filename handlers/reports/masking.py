@@ -1,13 +1,18 @@
-"""Personal data masked out of free text before it is stored: phones, e-mails, NIR, IBAN, birth dates, names."""
+"""Personal data masked out of free text before it is stored: names, contact details, identifiers, addresses.
+
+Rules find what has a shape (masking_rules, masking_address); spaCy's French model and a first-name list find
+the names (masking_names). Spans are merged, then each is replaced by a short French label; the rest of the
+text is kept as typed. Never log the text itself.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import phonenumbers
-from schwifty import IBAN
+from handlers.reports.masking_address import addresses
+from handlers.reports.masking_names import names
+from handlers.reports.masking_rules import Span, birthdates, emails, ibans, identifiers, nirs, phones
 
 KINDS = {
     "email": "une adresse e-mail",
@@ -15,24 +20,26 @@ KINDS = {
     "nir": "un numéro de sécurité sociale",
     "phone": "un numéro de téléphone",
     "birthdate": "une date de naissance",
+    "allocataire": "un numéro d'allocataire",
+    "passport": "un numéro de passeport",
+    "identifier": "un numéro de pièce ou de dossier",
     "name": "un nom de personne",
     "address": "une adresse postale",
 }
-
-EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-IBAN_LIKE = re.compile(r"\b[A-Z]{2}\d{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,4})?\b")
-NIR = re.compile(r"\b[12][ .]?\d{2}[ .]?(?:0[1-9]|1[0-2]|[2-9]\d)[ .]?(?:\d{2}|2[AB])[ .]?\d{3}[ .]?\d{3}"
-                 r"(?:[ .]?\d{2})?\b", re.IGNORECASE)
-MONTHS = "janvier|février|fevrier|mars|avril|mai|juin|juillet|août|aout|septembre|octobre|novembre|décembre|decembre"
-DATE = (rf"(?:0?[1-9]|[12]\d|3[01])(?:er)?\s*(?:[/.-]\s*(?:0?[1-9]|1[0-2])\s*[/.-]|\s+(?:{MONTHS})\s+)\s*"
-        r"(?P<year>\d{4}|\d{2})(?![.\d])")
-BIRTH_HINT = re.compile(rf"(?:n[ée]e?s?|naissance|ddn)\s*(?:le|du|:)?\s*{DATE}", re.IGNORECASE)
-FULL_DATE = re.compile(rf"\b{DATE}\b", re.IGNORECASE)
-TITLE = r"(?:M\.|Mr\.?|Mme\.?|Mlle\.?|Monsieur|Madame|Mademoiselle|Mmes|MM\.)"
-NAME_WORD = r"[A-ZÀ-ÖØ-Þ][\wÀ-ÿ'’-]+"
-NAME = re.compile(rf"\b(?P<title>{TITLE})\s+(?:{NAME_WORD})(?:\s+{NAME_WORD})?")
-STREET = re.compile(r"\b\d{1,4}\s*(?:bis|ter)?,?\s+(?:rue|avenue|av\.|boulevard|bd|chemin|allée|allee|impasse|"
-                    r"place|route|lotissement|résidence|residence|quai|cours)\s+[^\n,.;]{2,40}", re.IGNORECASE)
+LABELS = {
+    "email": "[e-mail masqué]",
+    "iban": "[IBAN masqué]",
+    "nir": "[n° de sécurité sociale masqué]",
+    "phone": "[téléphone masqué]",
+    "birthdate": "[date de naissance masquée]",
+    "allocataire": "[n° d'allocataire masqué]",
+    "passport": "[n° de passeport masqué]",
+    "identifier": "[n° masqué]",
+    "name": "[nom masqué]",
+    "address": "[adresse masquée]",
+}
+PRIORITY = list(KINDS)  # when spans overlap, the kind listed first names the merged span
+JOINABLE = re.compile(r"[\s,]*")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,62 +51,46 @@ class Masked:
         return ", ".join(KINDS[k] for k in self.kinds)
 
 
-def _iban(match: re.Match[str]) -> bool:
-    candidate = match.group(0)
-    if candidate[:2].upper() == "FR":
-        return True  # a French IBAN-shaped string is personal even with a typo in it
-    try:
-        IBAN(candidate.replace(" ", ""))
-    except ValueError:
-        return False
-    return True
+def find(text: str, *, current_year: int) -> list[Span]:
+    """Every personal span of the text, merged, in order."""
+    spans = [*emails(text), *ibans(text), *nirs(text), *phones(text), *birthdates(text, current_year),
+             *identifiers(text)]
+    taken = [(s.start, s.end) for s in spans]
+    spans += [s for s in (*names(text), *addresses(text)) if not _inside(s, taken)]
+    return _merge(text, [_trim(text, s) for s in spans])
 
 
-def _old_date(current_year: int) -> Callable[[re.Match[str]], bool]:
-    def is_birth(match: re.Match[str]) -> bool:
-        year = int(match["year"])
-        year += 1900 if len(match["year"]) == 2 and year > current_year % 100 else 2000 if year < 100 else 0
-        return year <= current_year - 12  # a full date that old in a description is somebody's birth date
-    return is_birth
+def _trim(text: str, span: Span) -> Span:
+    """Brackets and punctuation at the edges stay in the text (« (06 12 34 56 78) » keeps its brackets)."""
+    start, end = span.start, span.end
+    while start < end and not (text[start].isalnum() or text[start] == "+"):
+        start += 1
+    while end > start and not text[end - 1].isalnum():
+        end -= 1
+    return Span(start, end, span.kind)
 
 
-def _replace(text: str, pattern: re.Pattern[str], label: str, keep: Callable[[re.Match[str]], bool] | None = None,
-             ) -> tuple[str, bool]:
-    found = False
-
-    def sub(match: re.Match[str]) -> str:
-        nonlocal found
-        if keep is not None and not keep(match):
-            return match.group(0)
-        found = True
-        if pattern is NAME:
-            return f"{match['title']} {label}"
-        return label
-    return pattern.sub(sub, text), found
+def _inside(span: Span, taken: list[tuple[int, int]]) -> bool:
+    return any(start <= span.start and span.end <= end for start, end in taken)
 
 
-def _phones(text: str) -> tuple[str, bool]:
-    spans = [(m.start, m.end) for m in phonenumbers.PhoneNumberMatcher(text, "FR")]
-    for start, end in reversed(spans):
-        text = text[:start] + "[téléphone masqué]" + text[end:]
-    return text, bool(spans)
+def _merge(text: str, spans: list[Span]) -> list[Span]:
+    merged: list[Span] = []
+    for span in sorted(spans, key=lambda s: (s.start, -s.end)):
+        if merged and (span.start < merged[-1].end or (
+                span.kind == merged[-1].kind == "address" and JOINABLE.fullmatch(text[merged[-1].end:span.start]))):
+            last = merged[-1]
+            kind = min(last.kind, span.kind, key=PRIORITY.index)
+            merged[-1] = Span(last.start, max(last.end, span.end), kind)
+        else:
+            merged.append(span)
+    return merged
 
 
 def mask(text: str, *, current_year: int) -> Masked:
     """The text with personal data replaced by labels like « [téléphone masqué] », and the kinds found."""
-    found: list[str] = []
-    steps: list[tuple[str, Callable[[str], tuple[str, bool]]]] = [
-        ("email", lambda s: _replace(s, EMAIL, "[e-mail masqué]")),
-        ("iban", lambda s: _replace(s, IBAN_LIKE, "[IBAN masqué]", _iban)),
-        ("nir", lambda s: _replace(s, NIR, "[n° de sécurité sociale masqué]")),
-        ("phone", _phones),
-        ("birthdate", lambda s: _replace(s, BIRTH_HINT, "[date de naissance masquée]")),
-        ("birthdate", lambda s: _replace(s, FULL_DATE, "[date de naissance masquée]", _old_date(current_year))),
-        ("name", lambda s: _replace(s, NAME, "[nom masqué]")),
-        ("address", lambda s: _replace(s, STREET, "[adresse masquée]")),
-    ]
-    for kind, step in steps:
-        text, hit = step(text)
-        if hit and kind not in found:
-            found.append(kind)
+    spans = find(text, current_year=current_year)
+    for span in reversed(spans):
+        text = text[:span.start] + LABELS[span.kind] + text[span.end:]
+    found = {s.kind for s in spans}
     return Masked(text, tuple(k for k in KINDS if k in found))

@@ -1,0 +1,1 @@
+"""Labelled corpora that measure the quality of a matcher or a masker (the tests print their figures)."""
