@@ -11,7 +11,7 @@ from bot.events import Choice, ChoiceMade, LocationShared, Reply, TextReceived
 from bot.i18n import t
 from bot.router import Router, parse_command
 from handlers import places
-from handlers.partners.cards import card
+from handlers.partners.cards import card, tag_label
 from handlers.partners.query import Asked, understand
 from storage.structures import MAX_KM, OpenFilter, Page, Search, find_partners
 from storage.themes import themes
@@ -19,7 +19,7 @@ from storage.themes import themes
 router = Router("partners")
 
 PAGE = 5
-FILTERS = ("theme", "open", "day")
+FILTERS = ("theme", "open", "day", "tags")
 
 
 def today(ctx: Context) -> date:
@@ -40,7 +40,8 @@ async def act(ctx: Context, asked: Asked, *, fresh: bool = False) -> list[Reply]
     """Search once the place is known; otherwise ask for the commune (or which one)."""
     keep = {} if fresh else {k: ctx.conversation.data.get(k) for k in FILTERS}
     ctx.conversation.update(theme=asked.theme or keep.get("theme"), open=asked.open_now or bool(keep.get("open")),
-                            day=asked.day.isoformat() if asked.day else keep.get("day"))
+                            day=asked.day.isoformat() if asked.day else keep.get("day"),
+                            tags=list(dict.fromkeys([*(keep.get("tags") or []), *asked.tags])))
     if asked.place is not None and asked.place.commune is not None:
         return await around_commune(ctx, asked.place.commune.insee)
     if asked.place is not None and asked.place.candidates:
@@ -115,7 +116,8 @@ async def around_commune(ctx: Context, insee: str) -> list[Reply]:
 def search_of(ctx: Context, data: dict[str, Any]) -> Search:
     day = date.fromisoformat(data["day"]) if data.get("day") else None
     when = OpenFilter(ctx.tz, at=ctx.now) if data.get("open") else OpenFilter(ctx.tz, day=day) if day else None
-    return Search(data.get("lat"), data.get("lon"), data.get("insee"), data.get("theme"), when)
+    return Search(data.get("lat"), data.get("lon"), data.get("insee"), data.get("theme"), when,
+                  tuple(data.get("tags") or ()))
 
 
 async def show(ctx: Context) -> list[Reply]:
@@ -128,7 +130,7 @@ async def show(ctx: Context) -> list[Reply]:
         return [Reply(t("partners.no_more"), choices=(Choice("new", t("partners.new_search")),))]
     if any(data.get(k) for k in FILTERS):
         note = t("partners.none_filtered", what=describe(ctx, data), km=int(MAX_KM))
-        ctx.conversation.update(theme=None, open=False, day=None)
+        ctx.conversation.update(theme=None, open=False, day=None, tags=[])
         page = await find_partners(ctx.session, search_of(ctx, ctx.conversation.data), limit=PAGE)
         if page.hits:
             return [results(ctx, page, note)]
@@ -151,6 +153,7 @@ def describe(ctx: Context, data: dict[str, Any]) -> str:
         parts.append(t("partners.open_now_filter"))
     elif data.get("day"):
         parts.append(t("partners.open_day_filter", day=day_name(ctx, date.fromisoformat(data["day"]))))
+    parts += [tag_label(tag) for tag in data.get("tags") or ()]
     return ", ".join(parts)
 
 
