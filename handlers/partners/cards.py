@@ -54,8 +54,11 @@ def map_url(structure: Structure) -> str:
 
 def where_line(hit: Hit) -> str:
     """« Médiathèque · Romagné · à 1,2 km »."""
-    key = "partners.distance" if hit.structure.precise else "partners.distance_about"
-    distance = t(key, km=f"{hit.distance_km:.1f}".replace(".", ",")) if hit.distance_km is not None else ""
+    km = f"{hit.distance_km:.1f}".replace(".", ",") if hit.distance_km is not None else ""
+    if not hit.structure.precise:  # placed at its commune's centre: say so rather than a false precision
+        distance = t("partners.position_about") if hit.in_commune or not km else t("partners.distance_about", km=km)
+    else:
+        distance = t("partners.distance", km=km) if km else ""
     parts = (kind_label(hit.structure), hit.structure.commune, distance)
     return " · ".join(p for p in parts if p)
 

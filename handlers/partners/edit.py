@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-from unidecode import unidecode
 
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
@@ -13,8 +10,9 @@ from bot.i18n import t
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
 from handlers.partners.cards import hours_text
+from handlers.partners.hours import read_hours, said
 from storage import audit
-from storage.structures import Structure, by_id, named_like, pack, parse_hours, save_local
+from storage.structures import Structure, by_id, named_like, pack, save_local
 from storage.themes import guess, themes
 
 router = Router("partner_edit")
@@ -22,24 +20,6 @@ router = Router("partner_edit")
 FIELDS = ("name", "commune", "address", "phone", "services", "hours")
 OPTIONAL = ("phone", "hours")
 LIMITS = {"name": 200, "address": 300, "phone": 40, "hours": 300}
-_DAYS = (("lundi", "lun", "Mo"), ("mardi", "mar", "Tu"), ("mercredi", "mer", "We"), ("jeudi", "jeu", "Th"),
-         ("vendredi", "ven", "Fr"), ("samedi", "sam", "Sa"), ("dimanche", "dim", "Su"))
-
-
-def osm_hours(text: str) -> str | None:
-    """French hours (« lun-ven 9h-12h, 14h-17h ; sam 9h-12h ») or OSM syntax, as OSM syntax; None if unreadable."""
-    if parse_hours(text) is not None:
-        return text.strip()
-    plain = unidecode(text).lower()
-    for long, short, code in _DAYS:
-        plain = re.sub(rf"\b(?:{long}s?|{short})\b\.?", code, plain)
-    plain = re.sub(r"(\d{1,2})\s*h(\d{2})?", lambda m: f"{int(m[1]):02d}:{m[2] or '00'}", plain)
-    plain = re.sub(r"\b(?:de|du|le|les)\b", " ", plain)
-    plain = re.sub(r"\b(?:a|au)\b", "-", plain)
-    plain = re.sub(r"\bet\b", ",", plain)
-    plain = re.sub(r"\s*([-,])\s*", r"\1", plain)
-    plain = re.sub(r"\s*;\s*", "; ", " ".join(plain.split()))
-    return plain if parse_hours(plain) is not None else None
 
 
 @router.command("ajouter_partenaire", roles=COORDINATORS, help_key="partners.help_ajouter",
@@ -137,12 +117,24 @@ async def skipped(event: ChoiceMade, ctx: Context) -> list[Reply]:
 
 
 @router.step("partner_edit.hours")
+@router.step("partner_edit.hours_ok")
 async def typed_hours(event: TextReceived, ctx: Context) -> list[Reply]:
-    hours = osm_hours(event.text[:LIMITS["hours"]])
+    """Hours as typed (handlers/partners/hours.py), said back to be confirmed before they are kept."""
+    hours = read_hours(event.text[:LIMITS["hours"]])
     if hours is None:
         return [Reply(t("partners.edit_hours_unknown"), choices=(Choice("skip", t("partners.edit_skip")),))]
-    ctx.conversation.update(hours=hours)
-    return next_question(ctx)
+    ctx.conversation.goto("partner_edit.hours_ok", pending_hours=hours.osm)
+    return [Reply(t("partners.edit_hours_understood", hours=said(hours)),
+                  choices=(Choice("yes", t("partners.edit_hours_yes")), Choice("no", t("partners.edit_hours_retype"))))]
+
+
+@router.choice("partner_edit.hours_ok")
+async def confirmed_hours(event: ChoiceMade, ctx: Context) -> list[Reply]:
+    if event.choice_id == "yes":
+        ctx.conversation.update(hours=ctx.conversation.data.get("pending_hours", ""))
+        return next_question(ctx)
+    ctx.conversation.goto("partner_edit.hours")
+    return [Reply(t("partners.edit_ask_hours"), choices=(Choice("skip", t("partners.edit_skip")),))]
 
 
 def services_prompt(ctx: Context, text: str) -> Reply:

@@ -12,8 +12,9 @@ from bot.i18n import t
 from bot.router import Router, parse_command
 from handlers import places
 from handlers.partners.cards import card, tag_label
+from handlers.partners.orientation import sheet_attachment, sheet_text
 from handlers.partners.query import Asked, understand
-from storage.structures import MAX_KM, OpenFilter, Page, Search, find_partners
+from storage.structures import MAX_KM, OpenFilter, Page, Search, by_id, find_partners
 from storage.themes import themes
 
 router = Router("partners")
@@ -139,10 +140,14 @@ async def show(ctx: Context) -> list[Reply]:
 
 
 def results(ctx: Context, page: Page, title: str) -> Reply:
-    cards = [card(page.offset + i, hit, ctx.now, ctx.tz) for i, hit in enumerate(page.hits, start=1)]
-    choices = (Choice("more", t("partners.next_page")),) if page.has_more else ()
-    return Reply("\n\n".join([title, *cards]), choices=(*choices, Choice("new", t("partners.new_search"))),
-                 choices_per_row=2)
+    """The cards, then one « Fiche n » choice per place (its orientation card), next page, new search."""
+    numbered = list(enumerate(page.hits, start=page.offset + 1))
+    cards = [card(number, hit, ctx.now, ctx.tz) for number, hit in numbered]
+    sheets = tuple(Choice(f"sheet:{hit.structure.id}", t("partners.sheet_choice", number=number))
+                   for number, hit in numbered)
+    more = (Choice("more", t("partners.next_page")),) if page.has_more else ()
+    return Reply("\n\n".join([title, *cards, t("partners.sheet_offer")]),
+                 choices=(*sheets, *more, Choice("new", t("partners.new_search"))), choices_per_row=5)
 
 
 def describe(ctx: Context, data: dict[str, Any]) -> str:
@@ -176,9 +181,19 @@ def header(ctx: Context, data: dict[str, Any], shown: int) -> str:
 
 @router.choice("partners.results")
 async def next_page(event: ChoiceMade, ctx: Context) -> list[Reply]:
+    if event.choice_id.startswith("sheet:"):
+        return await sheet(ctx, event.choice_id.removeprefix("sheet:"))
     if event.choice_id == "new":
         ctx.conversation.end()
         ctx.conversation.goto("partners.theme")
         return [ask_theme()]
     ctx.conversation.update(offset=ctx.conversation.data.get("offset", 0) + PAGE)
     return await show(ctx)
+
+
+async def sheet(ctx: Context, structure_id: str) -> list[Reply]:
+    """The orientation card of one result, as text with its PNG attached; the results stay answerable."""
+    structure = await by_id(ctx.session, int(structure_id)) if structure_id.isdigit() else None
+    if structure is None or structure.hidden:
+        return [Reply(t("partners.sheet_gone"))]
+    return [Reply(sheet_text(structure), attachment=sheet_attachment(structure))]
