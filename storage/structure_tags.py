@@ -6,6 +6,7 @@ One tag per fact, packed in `structure.tags` as « |acc:surdite|fee:gratuit| »:
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import cache, lru_cache
 from typing import Any
 
 from storage.normalize import fold
@@ -35,20 +36,27 @@ def _clean(label: str) -> str:
     return " ".join(fold(label.replace("’", "'")).replace(" / ", "/").split())
 
 
+_LMN_COLUMNS = {"publics_specifiquement_adresses": LMN_PUBLICS, "prise_en_charge_specifique": LMN_SUPPORT,
+                "frais_a_charge": LMN_FEES, "modalites_acces": LMN_ACCESS}
+
+
+@cache
+def _folded(column: str) -> dict[str, str]:
+    return {_clean(k): v for k, v in _LMN_COLUMNS[column].items()}
+
+
+@lru_cache(maxsize=4096)
+def _tag(column: str, value: str) -> str | None:
+    """The tag of one enumeration value as files spell it (the same few values, folded once each)."""
+    return _folded(column).get(_clean(value))
+
+
 def lmn_tags(row: dict[str, Any], split: Any) -> list[str]:
     """Tags of one LMN row; `split` reads a multi-valued cell (« a|b » or a JSON list)."""
-    found: list[str] = []
-    for column, known in (("publics_specifiquement_adresses", LMN_PUBLICS),
-                          ("prise_en_charge_specifique", LMN_SUPPORT), ("frais_a_charge", LMN_FEES),
-                          ("modalites_acces", LMN_ACCESS)):
-        found += [tag for value in split(row.get(column)) if (tag := _folded(known).get(_clean(value)))]
+    found = [tag for column in _LMN_COLUMNS for value in split(row.get(column)) if (tag := _tag(column, value))]
     if str(row.get("prise_rdv") or "").startswith("http"):
         found.append("acces:rdv")
     return with_appointment(found)
-
-
-def _folded(known: dict[str, str]) -> dict[str, str]:
-    return {_clean(k): v for k, v in known.items()}
 
 
 def di_tags(publics: Iterable[str], fees: str | None, access: Iterable[str]) -> list[str]:
