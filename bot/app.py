@@ -31,13 +31,15 @@ def feature_routers() -> list[Router]:
     from handlers.meetings.schedule import ROUTERS as meeting_routers
     from handlers.onboarding import join as onboarding
     from handlers.partners import edit as partner_edit
+    from handlers.partners import hide as partner_hide
     from handlers.partners import search as partners
     from handlers.privacy import rights as privacy
     from handlers.profile import name as profile
     from handlers.reports import create as reports
     from handlers.reports import followup as report_followup
 
-    return [help.router, reports.router, report_followup.router, partners.router, partner_edit.router, digest.router,
+    return [help.router, reports.router, report_followup.router, partners.router, partner_edit.router,
+            partner_hide.router, digest.router,
             onboarding.router, profile.router, privacy.router, *meeting_routers]
 
 

@@ -15,7 +15,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import and_, case, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.communes import communes
@@ -32,13 +32,20 @@ from storage.structure_rows import (
     iso_date,
     locate,
     map_services,
+    phone_number,
     place_values,
     split_values,
     squash,
 )
-from storage.structures import Structure, pack, parse_hours
+from storage.structure_tags import lmn_tags
+from storage.structures import Structure, pack, parse_hours, unpack
+from storage.themes import di_codes
 
 BATCH = 1000
+MISSING_HIDE = 2  # a place absent from this many imports of its source in a row is hidden from results
+PARTIAL_SHARE = 0.5  # a file with fewer than half the places already known of its source is taken as partial…
+PARTIAL_MIN = 10  # …once the source has that many places
+MAX_JSON_DEPTH = 40  # LMN and data·inclusion files are 3 levels deep; deeper is not such a file
 DEMO_FILE = "demo_structures.csv"
 DEMO_SOURCE = "demo"
 
@@ -57,10 +64,20 @@ class ImportReport:
     bad_hours: int = 0
     unit: str = "line"
     seconds: float = 0.0
+    flags: Counter[str] = field(default_factory=Counter)  # far (placed at its commune), bad_phone (kept as typed)
+    missing: int = 0  # places of this source absent from the file: flagged
+    hidden: int = 0  # …of which now hidden from results (absent from MISSING_HIDE imports in a row)
+    partial: bool = False  # the file looked partial: nothing was flagged missing
+    columns: tuple[str, ...] = ()  # a CSV file's header, to say which expected columns it lacks
 
     @property
     def total(self) -> int:
         return self.added + self.updated + self.unchanged + self.kept_local + len(self.rejected)
+
+    @property
+    def all_rejected(self) -> bool:
+        """Every row of the file was refused: nothing imported, a failure for the command line."""
+        return bool(self.rejected) and self.total == len(self.rejected)
 
 
 # -- Lieux de médiation numérique --------------------------------------------------------------------------
@@ -73,8 +90,10 @@ def lmn_record(row: dict[str, Any], line: int, parsed: Parsed) -> Record | Rejec
         return Rejected(line, "missing_id")
     if not name:
         return Rejected(line, "missing_name", source_id)
-    postal, commune_name = cell_text(row, "code_postal"), cell_text(row, "commune")
-    commune = locate(cell_text(row, "code_insee"), postal, commune_name)
+    postal, commune_name, insee = cell_text(row, "code_postal"), cell_text(row, "commune"), cell_text(row, "code_insee")
+    if not (postal or commune_name or insee):
+        return Rejected(line, "missing_commune", source_id)
+    commune = locate(insee, postal, commune_name)
     if commune is None:
         return Rejected(line, "unknown_commune", f"{postal} {commune_name}".strip())
     try:
@@ -87,16 +106,26 @@ def lmn_record(row: dict[str, Any], line: int, parsed: Parsed) -> Record | Rejec
         return Rejected(line, "bad_longitude", str(row.get("longitude")))
     hours = cell_text(row, "horaires")
     parsed.bad_hours += bool(hours) and parse_hours(hours) is None
+    place, far = place_values(commune, lat, lon)
+    phone, phone_ok = phone_number(cell_text(row, "telephone"), commune.departement)
+    services = map_services(row.get("services"), parsed.unknown_services)
     values = {"pivot": cell_text(row, "pivot"), "name": name, "postal_code": postal or first_postal(commune),
               "address": cell_text(row, "adresse"),
-              "address_extra": cell_text(row, "complement_adresse"), "phone": cell_text(row, "telephone"),
+              "address_extra": cell_text(row, "complement_adresse"), "phone": phone,
               "email": (split_values(row.get("courriels") or row.get("courriel")) or [""])[0],
               "website": (split_values(row.get("site_web")) or [""])[0], "booking": cell_text(row, "prise_rdv"),
               "hours": hours, "summary": cell_text(row, "presentation_resume"),
-              "kinds": pack(v.upper() for v in split_values(row.get("typologie"))),
-              "services": map_services(row.get("services"), parsed.unknown_services),
-              "updated_on": iso_date(cell_text(row, "date_maj")), **place_values(commune, lat, lon)}
-    return Record(line, source_id, clip(values))
+              "kinds": pack(v.upper() for v in split_values(row.get("typologie"))), "services": services,
+              "tags": pack(lmn_tags(row, split_values)), "thematiques": pack(di_codes(unpack(services))),
+              "updated_on": iso_date(cell_text(row, "date_maj")), **place}
+    flags = ("far",) * far + ("bad_phone",) * (not phone_ok)
+    return Record(line, source_id, clip(values), flags)
+
+
+def _header(text: str) -> str:
+    """The first line, with « ; » made « , » when it is the delimiter."""
+    header = text.lstrip("\ufeff").split("\n", 1)[0]
+    return header.replace(";", ",") if header.count(";") > header.count(",") else header
 
 
 def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
@@ -114,6 +143,7 @@ def _csv_rows(text: str) -> Iterator[tuple[int, dict[str, Any] | None]]:
 
 def read_lmn_csv(text: str) -> Parsed:
     parsed, seen = Parsed(), dict[str, int]()
+    parsed.columns = tuple(squash(name).lower() for name in next(csv.reader(io.StringIO(_header(text))), []))
     for line, row in _csv_rows(text.lstrip("\ufeff")):
         add(parsed, lmn_record(row, line, parsed) if row is not None else Rejected(line, "bad_row"), seen)
     return parsed
@@ -138,11 +168,42 @@ def read_json(data: Any) -> tuple[Parsed, str]:
     return read_data_inclusion(data), "data-inclusion"
 
 
+class TooDeep(ValueError):
+    """A JSON file nested deeper than any structure file: refused before the parser recurses into it."""
+
+    def __init__(self, depth: int) -> None:
+        super().__init__(f"JSON nested {depth}+ levels deep")
+        self.depth = depth
+
+
+def json_depth(data: Any, limit: int) -> int:
+    """How deep lists and objects nest, walked without recursion (stops once past `limit`)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack and deepest <= limit:
+        value, depth = stack.pop()
+        if isinstance(value, dict | list):
+            deepest = max(deepest, depth)
+            stack += [(item, depth + 1) for item in (value.values() if isinstance(value, dict) else value)]
+    return deepest
+
+
+def parse_json(raw: str) -> Any:
+    """The JSON value; TooDeep rather than a RecursionError (in the parser, or later in str() of a cell)."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise TooDeep(MAX_JSON_DEPTH) from None
+    if (depth := json_depth(data, MAX_JSON_DEPTH)) > MAX_JSON_DEPTH:
+        raise TooDeep(depth)
+    return data
+
+
 def read_path(path: Path) -> tuple[Parsed, str]:
-    """Read a file by its kind: JSON (LMN or data·inclusion) or LMN CSV; (parsed, default source name)."""
+    """Read a file by its kind: JSON (LMN or data·inclusion) or LMN CSV; (parsed, default source name).
+    ValueError (TooDeep, JSONDecodeError) when it cannot be read at all."""
     raw = path.read_bytes().decode("utf-8-sig")
     if path.suffix.lower() == ".json" or raw.lstrip()[:1] in "[{":
-        return read_json(json.loads(raw))
+        return read_json(parse_json(raw))
     return read_lmn_csv(raw), "lmn"
 
 
@@ -163,7 +224,8 @@ async def upsert(session: AsyncSession, source: str, parsed: Parsed, now: dateti
                  progress: Progress | None = None) -> ImportReport:
     """Insert new ids, update changed ones, leave unchanged and locally maintained ones alone."""
     report = ImportReport(source, rejected=list(parsed.rejected), unknown_services=parsed.unknown_services,
-                          bad_hours=parsed.bad_hours, unit=parsed.unit)
+                          bad_hours=parsed.bad_hours, unit=parsed.unit, flags=parsed.flags,
+                          columns=parsed.columns)
     existing = await _existing(session, source)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -175,7 +237,39 @@ async def upsert(session: AsyncSession, source: str, parsed: Parsed, now: dateti
             progress(done, len(parsed.records))
     await _flush(session, inserts, updates)
     await _services_only(session, source, parsed.services_only, report, now)
+    if parsed.records:
+        await _mark_missing(session, report, existing, {r.source_id for r in parsed.records})
     return report
+
+
+async def _mark_missing(session: AsyncSession, report: ImportReport, existing: dict[str, tuple[int, str, bool]],
+                        present: set[str]) -> None:
+    """Places of the source back in the file are shown again; absent ones are counted, then hidden at the
+    MISSING_HIDE-th import in a row that lacks them. Never deleted: a partial file must not empty the map."""
+    known = [pk for sid, (pk, _, local) in existing.items() if not local]
+    absent = [pk for sid, (pk, _, local) in existing.items() if not local and sid not in present]
+    if len(known) >= PARTIAL_MIN and len(known) - len(absent) < PARTIAL_SHARE * len(known):
+        report.partial = True
+        return
+    back = [pk for sid, (pk, _, local) in existing.items() if not local and sid in present]
+    for chunk in _chunks(back):
+        await session.execute(update(Structure).where(Structure.id.in_(chunk), Structure.missing > 0)
+                              .values(missing=0, hidden=case((Structure.hidden == "missing", ""),
+                                                             else_=Structure.hidden)))
+    for chunk in _chunks(absent):
+        await session.execute(update(Structure).where(Structure.id.in_(chunk)).values(
+            missing=Structure.missing + 1,
+            hidden=case((and_(Structure.hidden == "", Structure.missing + 1 >= MISSING_HIDE), "missing"),
+                        else_=Structure.hidden)))
+    report.missing = len(absent)
+    if absent:
+        hidden = select(func.count()).where(Structure.id.in_(absent[:30000]), Structure.hidden == "missing")
+        report.hidden = (await session.execute(hidden)).scalar_one()
+
+
+def _chunks(ids: list[int], size: int = 500) -> Iterator[list[int]]:
+    for start in range(0, len(ids), size):
+        yield ids[start:start + size]
 
 
 def _sort(report: ImportReport, record: Record, source: str, old: tuple[int, str, bool] | None, now: datetime,

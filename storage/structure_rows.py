@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 from functools import cache, lru_cache
 from typing import Any
 
-from storage.communes import Commune, communes, name_key
+import phonenumbers
+
+from storage.communes import Commune, communes, distance_km, name_key
 from storage.normalize import fold
 from storage.structures import pack
 from storage.themes import themes
@@ -49,6 +52,7 @@ class Record:
     line: int
     source_id: str
     values: dict[str, Any]
+    flags: tuple[str, ...] = ()  # « far » (placed at its commune's centre), « bad_phone » (kept as typed)
 
 
 @dataclass
@@ -61,6 +65,8 @@ class Parsed:
     bad_hours: int = 0
     unit: str = "line"  # "line" for CSV, "item" for JSON
     services_only: dict[str, str] = field(default_factory=dict)  # data·inclusion services of known structures
+    flags: Counter[str] = field(default_factory=Counter)  # records kept with a correction: far, bad_phone
+    columns: tuple[str, ...] = ()  # a CSV file's header
 
 
 def squash(text: str) -> str:
@@ -162,14 +168,66 @@ def first_postal(commune: Commune) -> str:
     return commune.postal_codes[0] if commune.postal_codes else ""
 
 
-def place_values(commune: Commune, lat: float | None, lon: float | None) -> dict[str, Any]:
-    """Commune columns and the position, the town hall's when the row has none."""
-    precise = lat is not None and lon is not None and not (lat == 0 and lon == 0)
+FAR_KM = 30.0  # a place further than this from its commune's centre is misplaced…
+BIG_COMMUNE_KM = 10.0  # …plus this much per square root of a million inhabitants (Paris: 44 km, Reims: 34 km)
+WIDE_DEPARTEMENTS = {"973": 150.0}  # Guyane's communes span up to 18,000 km² (Maripasoula)
+
+
+def allowed_km(commune: Commune) -> float:
+    """How far from its commune's centre a place may be: more for big communes, far more in Guyane."""
+    wide = WIDE_DEPARTEMENTS.get(commune.departement)
+    return wide if wide else FAR_KM + BIG_COMMUNE_KM * math.sqrt((commune.population or 0) / 1e6)
+
+
+def _centre(commune: Commune) -> tuple[float, float] | None:
     # A few communes of the reference have no usable town-hall point (missing, or NaN).
-    known = commune.lat is not None and commune.lon is not None and math.isfinite(commune.lat + commune.lon)
-    return {"insee": commune.insee, "departement": commune.departement, "commune": commune.name,
-            "lat": lat if precise else (commune.lat if known else None),
-            "lon": lon if precise else (commune.lon if known else None), "precise": precise}
+    if commune.lat is None or commune.lon is None or not math.isfinite(commune.lat + commune.lon):
+        return None
+    return commune.lat, commune.lon
+
+
+def place_values(commune: Commune, lat: float | None, lon: float | None) -> tuple[dict[str, Any], bool]:
+    """Commune columns and the position — its commune's centre when the row has none or one too far from it
+    (then also True: the row was « far »)."""
+    given = lat is not None and lon is not None and not (lat == 0 and lon == 0)
+    centre = _centre(commune)
+    far = given and centre is not None and distance_km(lat, lon, *centre) > allowed_km(commune)  # type: ignore[arg-type]
+    precise = given and not far
+    values = {"insee": commune.insee, "departement": commune.departement, "commune": commune.name,
+              "lat": lat if precise else (centre[0] if centre else None),
+              "lon": lon if precise else (centre[1] if centre else None), "precise": precise}
+    return values, far
+
+
+_REGIONS = {"971": "GP", "972": "MQ", "973": "GF", "974": "RE", "976": "YT"}
+_NATIONAL = re.compile(r"(?:0|\+33|0033|33)([1-9]\d{8})")
+# Overseas départements dial like the mainland (0590…, 0690…) under their own country codes.
+_OVERSEAS_CODES = {"590": "590", "690": "590", "691": "590", "596": "596", "696": "596", "697": "596",
+                   "594": "594", "694": "594", "262": "262", "263": "262", "692": "262", "693": "262",
+                   "269": "262", "639": "262"}
+
+
+def phone_number(raw: str, departement: str) -> tuple[str, bool]:
+    """(E.164 number, True) when it is a valid phone number, as typed locally (02 99…), internationally
+    (+33…) or without its « + » (33180059880); (the text as given, False) otherwise."""
+    text = raw.strip()
+    if not text:
+        return "", True
+    digits = "".join(ch for ch in text if ch.isdigit() or ch == "+")
+    # The common case, ten French digits, without phonenumbers' full parse (40 to 400 µs a row).
+    national = _NATIONAL.fullmatch(digits)
+    if national:
+        number = national.group(1)
+        return f"+{_OVERSEAS_CODES.get(number[:3], '33')}{number}", True
+    digits = digits.replace("+", "")
+    for candidate in (text, f"+{digits}"):
+        try:
+            number = phonenumbers.parse(candidate, _REGIONS.get(departement, "FR"))
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), True
+    return text, False
 
 
 def add(parsed: Parsed, outcome: Record | Rejected, seen: dict[str, int]) -> None:
@@ -181,3 +239,4 @@ def add(parsed: Parsed, outcome: Record | Rejected, seen: dict[str, int]) -> Non
     else:
         seen[outcome.source_id] = outcome.line
         parsed.records.append(outcome)
+        parsed.flags.update(outcome.flags)

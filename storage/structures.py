@@ -78,6 +78,12 @@ class Structure(Base):
     updated_on: Mapped[date | None]
     fingerprint: Mapped[str] = mapped_column(String(64), default="")  # of the imported values
     local: Mapped[bool] = mapped_column(default=False)  # maintained in the bot: imports leave it alone
+    # What a mediator filters on, as « |acc:surdite|fee:gratuit|lang:en| » (see storage/structure_tags.py).
+    tags: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    thematiques: Mapped[str] = mapped_column(Text, default="", server_default="")  # data·inclusion codes, packed
+    bring: Mapped[str] = mapped_column(Text, default="", server_default="")  # what to bring, when the source says
+    missing: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # imports of its source it missed
+    hidden: Mapped[str] = mapped_column(String(20), default="", server_default="")  # "" shown, "missing", "coordinator"
     created_at: Mapped[utc]
     updated_at: Mapped[utc]
 
@@ -107,7 +113,7 @@ def unpack(packed: str) -> tuple[str, ...]:
 class OpenFilter:
     """Open at an instant (« ouvert maintenant ») or at some time of a local day (« samedi »)."""
 
-    tz: ZoneInfo  # the member's zone; overseas structures use their own
+    tz: ZoneInfo  # the member's zone (their « samedi »); each place's hours are read in its own zone
     at: datetime | None = None
     day: date | None = None
 
@@ -123,9 +129,10 @@ def parse_hours(text: str) -> opening_hours.OpeningHours | None:
         return None
 
 
-def zone_of(departement: str, default: ZoneInfo) -> ZoneInfo:
-    name = OVERSEAS_ZONES.get(departement)
-    return ZoneInfo(name) if name else default
+def zone_of(departement: str) -> ZoneInfo:
+    """The zone a place's opening hours are written in: its own, never the reader's (a Guadeloupe referent
+    looking at a Fougères place reads Paris hours)."""
+    return ZoneInfo(OVERSEAS_ZONES.get(departement, "Europe/Paris"))
 
 
 def open_state(hours: str, moment: datetime, zone: ZoneInfo) -> bool | None:
@@ -152,7 +159,7 @@ def passes(structure: Structure, wanted: OpenFilter | None) -> bool:
     if wanted is None:
         return True
     if wanted.at is not None:
-        return open_state(structure.hours, wanted.at, zone_of(structure.departement, wanted.tz)) is True
+        return open_state(structure.hours, wanted.at, zone_of(structure.departement)) is True
     return wanted.day is not None and open_on(structure.hours, wanted.day) is True
 
 
@@ -168,6 +175,7 @@ class Search:
     insee: str | None = None
     theme: str | None = None
     when: OpenFilter | None = None
+    tags: tuple[str, ...] = ()  # every one required (« acc:surdite », « fee:gratuit »…)
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +219,7 @@ class Density:
         around = sum(self.cells.get((row + i, col + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1))
         area = 9 * (CELL_DEG * KM_PER_DEGREE) ** 2 * max(0.05, math.cos(math.radians(search.lat)))
         share = self.shares.get(search.theme, 0.0) if search.theme else 1.0
-        per_km2 = around / area * share / (3 if search.when else 1)
+        per_km2 = around / area * share / (3 if search.when else 1) / 4 ** len(search.tags)
         if per_km2 <= 0:
             return FIRST_KM
         return min(MAX_KM, max(MIN_KM, math.sqrt(2 * needed / (math.pi * per_km2))))
@@ -246,7 +254,8 @@ async def _within(session: AsyncSession, search: Search, radius: float, needed: 
     """Ranked hits within the radius; fetches more rows while the opening-hours filter leaves too few."""
     fetch = (needed + SLACK) * (4 if search.when else 1)
     while True:
-        statement = _statement(search.insee is not None, search.lat is not None, search.theme is not None)
+        statement = _statement(search.insee is not None, search.lat is not None, search.theme is not None,
+                               len(search.tags))
         rows = list((await session.execute(statement, _parameters(search, radius, fetch))).scalars())
         hits = _rank(search, [row for row in rows if passes(row, search.when)], radius)
         if len(hits) >= needed or len(rows) < fetch:
@@ -254,8 +263,8 @@ async def _within(session: AsyncSession, search: Search, radius: float, needed: 
         fetch *= 4
 
 
-@lru_cache(maxsize=8)
-def _statement(commune: bool, box: bool, theme: bool) -> Select[Any]:
+@lru_cache(maxsize=64)
+def _statement(commune: bool, box: bool, theme: bool, tags: int = 0) -> Select[Any]:
     """The commune's rows and the box's, nearest first by a flat-earth estimate (same SQL on both databases);
     built once per shape, values bound at each call."""
     lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
@@ -270,14 +279,17 @@ def _statement(commune: bool, box: bool, theme: bool) -> Select[Any]:
         order.append(func.coalesce(flat, 1e9))
     if theme:
         where = and_(where, Structure.services.like(bindparam("pattern"), escape="\\"))
+    for number in range(tags):
+        where = and_(where, Structure.tags.like(bindparam(f"tag{number}"), escape="\\"))
+    where = and_(where, Structure.hidden == "")
     return select(Structure).where(where).order_by(*order, Structure.id).limit(bindparam("fetch", type_=Integer))
 
 
 def _parameters(search: Search, radius: float, fetch: int) -> dict[str, Any]:
     values: dict[str, Any] = {"insee": search.insee, "fetch": fetch}
     if search.theme is not None:
-        escaped = search.theme.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        values["pattern"] = f"%|{escaped}|%"
+        values["pattern"] = f"%|{_escaped(search.theme)}|%"
+    values.update({f"tag{number}": f"%|{_escaped(tag)}|%" for number, tag in enumerate(search.tags)})
     if search.lat is not None and search.lon is not None:
         d_lat = radius / KM_PER_DEGREE
         d_lon = radius / (KM_PER_DEGREE * max(0.05, math.cos(math.radians(search.lat))))
@@ -285,6 +297,10 @@ def _parameters(search: Search, radius: float, fetch: int) -> dict[str, Any]:
                       lat_min=search.lat - d_lat, lat_max=search.lat + d_lat,
                       lon_min=search.lon - d_lon, lon_max=search.lon + d_lon)
     return values
+
+
+def _escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _rank(search: Search, rows: Sequence[Structure], radius: float) -> list[Hit]:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from storage.normalize import fold
 
@@ -18,6 +19,8 @@ class Theme:
     label: str
     short: str
     words: tuple[str, ...]  # folded
+    di: tuple[str, ...] = ()  # data·inclusion v1 `thematiques` codes (services: what a place offers)
+    coop: tuple[str, ...] = ()  # Coop de la médiation numérique `Thematique` codes (the national reporting tool)
 
     def found_in(self, folded_text: str) -> int:
         """Length of the longest of this theme's words found as whole words in the text (0: none)."""
@@ -38,17 +41,39 @@ class Themes:
         return next((t for t in self.problems if t.id == theme_id), None)
 
 
+def _strings(entry: dict[str, object], key: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    return tuple(str(v) for v in value) if isinstance(value, list) else ()
+
+
 def _themes(entries: list[dict[str, object]]) -> tuple[Theme, ...]:
     return tuple(Theme(str(e["id"]), str(e["label"]), str(e.get("short", e["label"])),
-                       tuple(fold(str(w)) for w in e.get("words", []))) for e in entries)  # type: ignore[attr-defined]
+                       tuple(fold(w) for w in _strings(e, "words")), _strings(e, "di"), _strings(e, "coop"))
+                 for e in entries)
+
+
+def coop_codes() -> frozenset[str]:
+    """The Coop's `Thematique` enumeration as copied in themes.toml (checked by the tests)."""
+    return frozenset(_data().get("coop_thematiques", []))
+
+
+def di_codes(theme_ids: tuple[str, ...]) -> tuple[str, ...]:
+    """data·inclusion `thematiques` of these services, in order, without repeats."""
+    found = (code for theme_id in theme_ids if (theme := themes().service(theme_id)) for code in theme.di)
+    return tuple(dict.fromkeys(found))
+
+
+@cache
+def _data() -> dict[str, Any]:
+    override = os.environ.get("RELAIS_THEMES_FILE")
+    text = Path(override).read_text("utf-8") if override else (
+        resources.files("storage.reference").joinpath("themes.toml").read_text("utf-8"))
+    return tomllib.loads(text)
 
 
 @cache
 def themes() -> Themes:
-    override = os.environ.get("RELAIS_THEMES_FILE")
-    text = Path(override).read_text("utf-8") if override else (
-        resources.files("storage.reference").joinpath("themes.toml").read_text("utf-8"))
-    data = tomllib.loads(text)
+    data = _data()
     return Themes(_themes(data["services"]), _themes(data["problems"]))
 
 

@@ -88,7 +88,7 @@ async def test_changed_rows_are_updated_and_local_edits_are_kept(app: App, tmp_p
     report = await run(app, write(tmp_path, "v2.csv", "\n".join([HEADER, *changed]) + "\n"))
     assert (report.added, report.updated, report.unchanged, report.kept_local) == (0, 1, 0, 1)
     found = await rows(app)
-    assert found["a1"].phone == "02 99 00 43 21"
+    assert found["a1"].phone == "+33299004321"  # stored E.164, shown « 02 99 00 43 21 »
     assert (found["a2"].phone, found["a2"].address, found["a2"].local) == ("02 99 00 99 99", "15 rue Nationale", True)
 
 
@@ -163,3 +163,62 @@ async def test_the_command_line_prints_a_summary_and_the_rejected_lines(
     missing = await cli.cmd_import_structures(argparse.Namespace(file=str(tmp_path / "x.csv"), source=None),
                                               settings)
     assert missing == 1
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+async def test_the_standards_own_example_is_placed_in_reims_with_its_phone_and_filters(app: App) -> None:
+    """exemple-valide.csv puts a Reims place (51454) in Provence, 600 km away, with « 33180059880 »."""
+    report = await run(app, FIXTURES / "lmn_exemple_reims.csv")
+    assert (report.added, report.flags["far"], report.flags["bad_phone"]) == (1, 1, 0)
+    place = (await rows(app))["structure-1"]
+    assert (place.precise, place.insee) == (False, "51454")
+    assert abs(place.lat - 49.25) < 0.1 and abs(place.lon - 4.03) < 0.1  # Reims, not Provence
+    assert place.phone == "+33180059880"
+    assert place.tags == ("|pub:jeunes|pub:femmes|acc:surdite|acc:illettrisme|lang:en|fee:condition|fee:payant"
+                          "|acces:presenter|acces:telephoner|acces:rdv|rdv|")
+    assert "numerique--maitriser-les-fondamentaux-du-numerique" in place.thematiques
+
+
+async def test_a_place_near_its_commune_keeps_its_position_and_a_big_commune_gets_more_room(
+        app: App, tmp_path: Path) -> None:
+    text = "\n".join([HEADER,
+                      "n1,0,Près,Vitré,35500,35360,1 rue A,48.20,-1.10,,0299001234,,2025-01-10,,",  # 10 km
+                      "n2,0,Loin,Vitré,35500,35360,1 rue A,48.70,-1.20,,+33 2 99 00 12 34,,2025-01-10,,",  # 65 km
+                      "n3,0,Paris loin,Paris,75001,75056,1 rue A,48.52,2.35,,12,,2025-01-10,,"]) + "\n"  # 37 km
+    report = await run(app, write(tmp_path, "near.csv", text))
+    found = await rows(app)
+    assert (found["n1"].precise, found["n1"].lat, found["n2"].precise, found["n3"].precise) == (True, 48.2, False, True)
+    assert (found["n1"].phone, found["n2"].phone, found["n3"].phone) == ("+33299001234", "+33299001234", "12")
+    assert (report.flags["far"], report.flags["bad_phone"]) == (1, 1)
+
+
+async def test_deep_json_is_refused_in_french_and_all_rejected_exits_1(
+        settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    deep = write(tmp_path, "deep.json", "[" * 100_000 + "]" * 100_000)
+    assert await cli.cmd_import_structures(argparse.Namespace(file=str(deep), source=None), settings) == 1
+    assert "imbriqué sur plus de 40 niveaux" in capsys.readouterr().err
+    wrong = write(tmp_path, "wrong.csv", "identifiant,titre,ville\nx1,Lieu,Rennes\nx2,Autre,Brest\n")
+    code = await cli.cmd_import_structures(argparse.Namespace(file=str(wrong), source=None), settings)
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "commune introuvable ()" not in captured.out and "identifiant (id) manquant" in captured.out
+    assert "Rien n'a été importé : les 2 lignes sont rejetées (2 × identifiant (id) manquant)" in captured.err
+    assert "Colonnes attendues absentes : id, nom, commune, code_postal, adresse" in captured.err
+    nameless = write(tmp_path, "nameless.csv", "id,nom,adresse\nx1,Lieu,1 rue A\n")
+    assert await cli.cmd_import_structures(argparse.Namespace(file=str(nameless), source=None), settings) == 1
+    assert "commune manquante (ni code_insee, ni code_postal, ni commune)" in capsys.readouterr().out
+
+
+async def test_places_missing_from_a_new_file_are_flagged_then_hidden(app: App, tmp_path: Path) -> None:
+    good = [ROWS[0], ROWS[2], ROWS[7], ROWS[8]]
+    await run(app, write(tmp_path, "v1.csv", "\n".join([HEADER, *good]) + "\n"))
+    first = await run(app, write(tmp_path, "v2.csv", "\n".join([HEADER, *good[1:]]) + "\n"))
+    assert (first.missing, first.hidden, (await rows(app))["a1"].hidden) == (1, 0, "")
+    second = await run(app, write(tmp_path, "v3.csv", "\n".join([HEADER, *good[1:]]) + "\n"))
+    assert (second.missing, second.hidden) == (1, 1)
+    assert ((await rows(app))["a1"].missing, (await rows(app))["a1"].hidden) == (2, "missing")
+    back = await run(app, write(tmp_path, "v4.csv", "\n".join([HEADER, *good]) + "\n"))
+    assert back.missing == 0 and ((await rows(app))["a1"].missing, (await rows(app))["a1"].hidden) == (0, "")
+    assert len(await rows(app)) == 4  # never deleted

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.clock import FrozenClock
 from bot.events import Reply
-from storage.structure_import import import_demo
+from storage.structure_import import import_demo, import_file
 from storage.structures import Structure
 from tests.chat import Chat, FakeTransport
 from tests.conftest import joined
@@ -138,7 +142,9 @@ async def test_a_coordinator_corrects_and_adds_places(demo: App, transport: Fake
     await coordinator.pick("Corriger : Médiathèque de Vitré")
     await coordinator.pick("Modifier")
     await coordinator.pick("Les horaires")
-    summary = (await coordinator.say("mar-sam 10h-18h"))[-1]
+    understood = (await coordinator.say("mar-sam 10h-18h"))[-1]
+    assert "Compris : du mardi au samedi, 10 h – 18 h. C'est bien ça ?" in understood.text
+    summary = (await coordinator.pick("Oui"))[-1]
     assert "Horaires : mar.-sam. 10h-18h" in summary.text
     assert "C'est enregistré" in (await coordinator.pick("Enregistrer"))[-1].text
     await coordinator.say("/ajouter_partenaire Espace numérique des Rochers")
@@ -148,6 +154,7 @@ async def test_a_coordinator_corrects_and_adds_places(demo: App, transport: Fake
     await coordinator.pick("Sécurité en ligne")
     await coordinator.pick("Terminé")
     await coordinator.say("lundi au vendredi de 9h à 12h")
+    await coordinator.pick("Oui")
     assert "C'est enregistré" in (await coordinator.pick("Enregistrer"))[-1].text
     async with demo.sessions() as session:
         rows = {s.name: s for s in (await session.execute(select(Structure).where(Structure.local))).scalars()}
@@ -157,3 +164,94 @@ async def test_a_coordinator_corrects_and_adds_places(demo: App, transport: Fake
     reply = (await member_chat.say("/partenaires sécurité Vitré"))[-1]
     assert "Espace numérique des Rochers" in names(reply)
     assert "réservée aux coordinateurs" in (await member_chat.say("/ajouter_partenaire"))[0].text
+
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+async def imported(app: App, name: str) -> None:
+    async with app.sessions() as session, session.begin():
+        await import_file(session, FIXTURES / name, app.clock.now())
+
+
+async def test_the_standards_reims_example_is_in_reims_under_its_type_labels(app: App,
+                                                                            member_chat: Chat) -> None:
+    await imported(app, "lmn_exemple_reims.csv")
+    reply = (await member_chat.say("/partenaires Reims"))[-1]
+    assert names(reply) == ["Anonymal"]
+    assert "Tiers-lieu · Association · Reims · adresse non localisée précisément" in reply.text
+    assert "646" not in reply.text and "TIERS_LIEUX" not in reply.text
+    assert "Tél. 01 80 05 98 80" in reply.text
+    assert "Accueil : sourds et malentendants · illettrisme (FALC) · en anglais · gratuit sous condition" in reply.text
+
+
+async def test_open_now_is_the_places_own_time_not_the_readers(demo: App, transport: FakeTransport,
+                                                                clock: FrozenClock) -> None:
+    clock.set(datetime(2026, 3, 10, 16, 23, tzinfo=UTC))  # 17:23 in Fougères (closed at 17:00), 12:23 in Guadeloupe
+    chat = await guadeloupe(demo, transport)
+    reply = (await chat.say("/partenaires démarches Fougères"))[-1]
+    card = next(c for c in reply.text.split("\n\n") if "France Services du Pays de Fougères" in c)
+    assert "fermé en ce moment" in card
+    now = (await chat.say("/partenaires Fougères ouvert maintenant"))[-1]
+    assert "France Services du Pays de Fougères" not in names(now)
+
+
+async def test_filters_a_mediator_types(demo: App, member_chat: Chat) -> None:
+    await imported(demo, "lmn_filters_fougeres.csv")
+    cases = {
+        "sourd": {"Espace numérique des Sourds"}, "malentendant": {"Espace numérique des Sourds"},
+        "langue des signes": {"Espace numérique des Sourds"}, "malvoyant": {"Espace numérique des Sourds"},
+        "anglais": {"Welcome Desk Fougères"}, "fauteuil": {"Welcome Desk Fougères"},
+        "pmr": {"Welcome Desk Fougères"}, "payant": {"Welcome Desk Fougères"},
+        "arabe": {"Médiation plurilingue"}, "illettrisme": {"Médiation plurilingue"},
+        "FALC": {"Médiation plurilingue"}, "personnes âgées": {"Médiation plurilingue"},
+        "jeunes": {"Atelier jeunes connectés"},
+    }
+    for words, expected in cases.items():
+        reply = (await member_chat.say(f"/partenaires {words} Fougères"))[-1]
+        assert set(names(reply)) == expected, words
+    free = (await member_chat.say("/partenaires gratuit sans rdv Fougères"))[-1]
+    assert "gratuit, sans rendez-vous** à Fougères (35)" in free.text
+    assert "Espace numérique des Sourds" in names(free) and "Welcome Desk Fougères" not in names(free)
+    assert "Médiation plurilingue" not in names(free) and "Atelier jeunes connectés" not in names(free)
+    booked = (await member_chat.say("/partenaires sur rendez-vous Fougères"))[-1]
+    assert "sur rendez-vous** à Fougères" in booked.text and "Welcome Desk Fougères" in names(booked)
+    assert "Atelier jeunes connectés" not in names(booked)  # « Se présenter » only
+    both = (await member_chat.say("/partenaires démarches sourd Fougères"))[-1]
+    assert both.text.startswith("**Démarches administratives, sourds et malentendants** à Fougères (35)")
+    assert "Accueil : sourds et malentendants · déficience visuelle · gratuit · sans rendez-vous" in both.text
+    none = (await member_chat.say("/partenaires loisirs anglais Fougères"))[-1]
+    assert "aucun lieu pour « Loisirs et création, en anglais »" in none.text
+
+
+async def test_an_orientation_card_from_any_result(demo: App, member_chat: Chat) -> None:
+    await imported(demo, "lmn_filters_fougeres.csv")
+    results = (await member_chat.say("/partenaires anglais Fougères"))[-1]
+    assert labels(results)[0] == "Fiche 1"
+    sheet = (await member_chat.pick("Fiche 1"))[-1]
+    assert sheet.text.startswith("**Fiche d'orientation**\n**Welcome Desk Fougères**")
+    assert "Adresse : 4 rue B, 35300 Fougères" in sheet.text and "Téléphone : 02 99 00 31 02" in sheet.text
+    assert "Rendez-vous en ligne : https://rdv.example.org/f2" in sheet.text
+    assert "Plan : https://www.openstreetmap.org/?mlat=48.35200&mlon=-1.19800" in sheet.text
+    assert "Joël" not in sheet.text and "Claire" not in sheet.text  # nothing about the people
+    assert sheet.attachment is not None and sheet.attachment.mime == "image/png"
+    assert sheet.attachment.data.startswith(b"\x89PNG") and sheet.attachment.name == "fiche-welcome-desk-fougeres.png"
+    again = (await member_chat.say("/partenaires Romagné"))[-1]
+    second = (await member_chat.pick("Fiche 2"))[-1]
+    assert f"**{names(again)[1]}**" in second.text and "Horaires : " in second.text
+
+
+async def test_a_coordinator_hides_a_place_of_their_territory_only(demo: App, transport: FakeTransport,
+                                                                  member_chat: Chat) -> None:
+    coordinator = await joined(demo, transport, "coordinator", "u-coord", territory="35-fougeres", name="Claire")
+    asked = (await coordinator.say("/masquer_partenaire romagné connecté"))[-1]
+    assert labels(asked) == ["Masquer : Romagné Connecté (Romagné)"]
+    assert "n'apparaît plus" in (await coordinator.pick("Masquer : Romagné Connecté (Romagné)"))[-1].text
+    assert "Romagné Connecté" not in names((await member_chat.say("/partenaires démarches Romagné"))[-1])
+    other = await joined(demo, transport, "coordinator", "u-coord-971", territory="971-nord-gt", name="Maëlle")
+    assert "Aucun lieu de votre territoire" in (await other.say("/masquer_partenaire romagné connecté"))[-1].text
+    assert "réservée aux coordinateurs" in (await member_chat.say("/masquer_partenaire Romagné"))[0].text
+    back = (await coordinator.say("/masquer_partenaire romagné connecté"))[-1]
+    await coordinator.pick("Réafficher : Romagné Connecté (Romagné)")
+    assert "Romagné Connecté" in names((await member_chat.say("/partenaires démarches Romagné"))[-1])
+    assert labels(back) == ["Réafficher : Romagné Connecté (Romagné)"]

@@ -9,7 +9,6 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -278,6 +277,7 @@ async def cmd_import_structures(args: argparse.Namespace, settings: Settings) ->
     from pathlib import Path
 
     from bot.i18n import t
+    from handlers.partners.imports import failure_lines, summary_lines, unreadable
     from storage.structure_import import import_file
 
     path = Path(args.file)
@@ -289,9 +289,12 @@ async def cmd_import_structures(args: argparse.Namespace, settings: Settings) ->
             with _progress_bar() as progress:
                 report = await import_file(session, path, app.clock.now(), source=args.source, progress=progress)
     except (ValueError, UnicodeDecodeError) as error:  # JSON and CSV that cannot be read at all
-        print(t("partners.import_unreadable", error=error), file=sys.stderr)
+        print(unreadable(error), file=sys.stderr)
         return 1
-    _print_import(report)
+    print("\n".join(summary_lines(report)))
+    if report.all_rejected:
+        print("\n".join(failure_lines(report)), file=sys.stderr)
+        return 1
     if report.total == 0:  # an empty file, or one of another kind: say so rather than a row of zeros
         print(t("partners.import_nothing", path=path), file=sys.stderr)
         return 1
@@ -310,24 +313,6 @@ def _progress_bar() -> Iterator[Callable[[int, int], None] | None]:
     with Progress(console=Console(stderr=True), transient=True) as bar:
         task = bar.add_task("import", total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
-
-
-def _print_import(report: Any) -> None:
-    """The summary line, then each rejected row with its line (or item) number and reason."""
-    from bot.i18n import t
-
-    rate = round(report.total / report.seconds) if report.seconds else report.total
-    print(t("partners.import_done", source=report.source, added=report.added, updated=report.updated,
-            unchanged=report.unchanged, kept_local=report.kept_local, rejected=len(report.rejected), rate=rate))
-    unit = t(f"partners.import_{report.unit}")
-    for row in report.rejected:
-        reason = t(f"partners.reason_{row.reason}", value=row.value)
-        print(t("partners.import_rejected", unit=unit, line=row.line, reason=reason))
-    if report.unknown_services:
-        values = ", ".join(f"« {value} » ({n})" for value, n in report.unknown_services.most_common(10))
-        print(t("partners.import_unknown_services", values=values))
-    if report.bad_hours:
-        print(t("partners.import_bad_hours", count=report.bad_hours))
 
 
 async def cmd_reminders(args: argparse.Namespace, settings: Settings) -> int:

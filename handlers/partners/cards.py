@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.i18n import has, t
-from storage.structures import Hit, Structure, open_state, parse_hours, zone_of
+from storage.structures import Hit, Structure, open_state, parse_hours, unpack, zone_of
 from storage.themes import themes
 
 _DAY = re.compile(r"\b(Mo|Tu|We|Th|Fr|Sa|Su|PH)\b")
@@ -19,11 +19,9 @@ OSM = "https://www.openstreetmap.org/?mlat={lat:.5f}&mlon={lon:.5f}#map=17/{lat:
 
 
 def kind_label(structure: Structure) -> str:
-    """The first type of the place in words (« Médiathèque »), or its code when unknown."""
-    codes = structure.kind_codes
-    if not codes:
-        return ""
-    return t(f"partners.kind_{codes[0]}") if has(f"partners.kind_{codes[0]}") else codes[0]
+    """The types of the place in words (« Tiers-lieu · Association »); a code we have no word for is left out."""
+    labels = [t(f"partners.kind_{code}") for code in structure.kind_codes if has(f"partners.kind_{code}")]
+    return " · ".join(dict.fromkeys(labels))
 
 
 def hours_text(hours: str) -> str:
@@ -56,14 +54,17 @@ def map_url(structure: Structure) -> str:
 
 def where_line(hit: Hit) -> str:
     """« Médiathèque · Romagné · à 1,2 km »."""
-    distance = t("partners.distance", km=f"{hit.distance_km:.1f}".replace(".", ",")) \
-        if hit.distance_km is not None else ""
+    km = f"{hit.distance_km:.1f}".replace(".", ",") if hit.distance_km is not None else ""
+    if not hit.structure.precise:  # placed at its commune's centre: say so rather than a false precision
+        distance = t("partners.position_about") if hit.in_commune or not km else t("partners.distance_about", km=km)
+    else:
+        distance = t("partners.distance", km=km) if km else ""
     parts = (kind_label(hit.structure), hit.structure.commune, distance)
     return " · ".join(p for p in parts if p)
 
 
 def status(structure: Structure, now: datetime, tz: ZoneInfo) -> str:
-    state = open_state(structure.hours, now, zone_of(structure.departement, tz))
+    state = open_state(structure.hours, now, zone_of(structure.departement))
     return "" if state is None else t("partners.open_now" if state else "partners.closed_now")
 
 
@@ -72,6 +73,23 @@ def hours_line(structure: Structure, now: datetime, tz: ZoneInfo) -> str:
         return t("partners.hours_unknown")
     state = status(structure, now, tz)
     return t("partners.hours", hours=hours_text(structure.hours)) + (f" — _{state}_" if state else "")
+
+
+def tag_label(tag: str) -> str:
+    """« acc:surdite » -> « sourds et malentendants »."""
+    key = "partners.tag_" + tag.replace(":", "_")
+    return t(key) if has(key) else tag
+
+
+SHOWN_TAGS = ("acc:surdite", "acc:moteur", "acc:visuel", "acc:illettrisme", "acc:mental", "lang:en", "lang:autres",
+              "fee:gratuit", "fee:condition", "fee:payant", "acces:presenter", "rdv")
+
+
+def welcome_line(structure: Structure) -> str:
+    """« Accueil : sourds et malentendants · anglais · gratuit · sans rendez-vous », from the imported fields."""
+    tags = set(unpack(structure.tags))
+    labels = [tag_label(tag) for tag in SHOWN_TAGS if tag in tags]
+    return t("partners.welcome", what=" · ".join(labels)) if labels else ""
 
 
 def services_line(structure: Structure) -> str:
@@ -83,9 +101,9 @@ def card(number: int, hit: Hit, now: datetime, tz: ZoneInfo) -> str:
     """The lines of one result, empty ones left out."""
     s = hit.structure
     address = ", ".join(p for p in (s.address, f"{s.postal_code} {s.commune}".strip()) if p)
+    booking = t("partners.booking", url=s.booking) if s.booking.startswith("http") else ""
     lines = [t("partners.card_title", number=number, name=s.name), where_line(hit), address,
              t("partners.phone", phone=phone_text(s.phone)) if s.phone else "", hours_line(s, now, tz),
-             services_line(s), t("partners.booking", url=s.booking) if s.booking.startswith("http") else "",
-             t("partners.map", url=url) if (url := map_url(s)) else "",
-             f"_{t('partners.local_mark')}_" if s.local else ""]
+             welcome_line(s), services_line(s), booking, t("partners.map", url=url) if (url := map_url(s)) else "",
+             f"_{t('partners.local_mark')}_" if s.local else "", f"_{t('partners.missing_mark')}_" if s.missing else ""]
     return "\n".join(line for line in lines if line)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-
-from unidecode import unidecode
 
 from bot.context import Context
 from bot.events import Choice, Reply
@@ -14,33 +11,14 @@ from bot.i18n import t
 from bot.router import COORDINATORS, CommandCall, Router
 from handlers import places
 from handlers.partners.cards import hours_text
+from handlers.partners.hours import read_hours, said
 from storage import audit
-from storage.structures import Structure, by_id, named_like, pack, parse_hours, save_local
+from storage.structures import Structure, by_id, named_like, pack, save_local
 from storage.themes import guess, themes
 
 router = Router("partner_edit")
 
 LIMITS = {"name": 200, "address": 300, "phone": 40, "hours": 300}
-_DAYS = (("lundi", "lun", "Mo"), ("mardi", "mar", "Tu"), ("mercredi", "mer", "We"), ("jeudi", "jeu", "Th"),
-         ("vendredi", "ven", "Fr"), ("samedi", "sam", "Sa"), ("dimanche", "dim", "Su"))
-
-
-def osm_hours(text: str) -> str | None:
-    """French hours (« lun-ven 9h-12h, 14h-17h ; sam 9h-12h ») or OSM syntax, as OSM syntax; None if unreadable."""
-    if parse_hours(text) is not None:
-        return text.strip()
-    plain = unidecode(text).lower()
-    for long, short, code in _DAYS:
-        plain = re.sub(rf"\b(?:{long}s?|{short})\b\.?", code, plain)
-    plain = re.sub(r"(\d{1,2})\s*h(\d{2})?", lambda m: f"{int(m[1]):02d}:{m[2] or '00'}", plain)
-    plain = re.sub(r"\b(?:de|du|le|les)\b", " ", plain)
-    plain = re.sub(r"\b(?:a|au)\b", "-", plain)
-    plain = re.sub(r"\bet\b", ",", plain)
-    plain = re.sub(r"\s*([-,])\s*", r"\1", plain)
-    plain = re.sub(r"\s*;\s*", "; ", " ".join(plain.split()))
-    return plain if parse_hours(plain) is not None else None
-
-
 async def read_name(text: str, ctx: Context) -> Parsed:
     """The name; offers to correct places of the network with a similar name (the same name for a new place
     is answered by « Non, c'est un nouveau lieu »)."""
@@ -91,9 +69,12 @@ def read_text(field: str) -> Read:
     return read
 
 
-async def read_hours(text: str, _ctx: Context) -> Parsed:
-    hours = osm_hours(text[:LIMITS["hours"]])
-    return Parsed.again(t("partners.edit_hours_unknown")) if hours is None else Parsed.ok(hours)
+async def read_typed_hours(text: str, _ctx: Context) -> Parsed:
+    """Hours as typed (handlers/partners/hours.py), said back as understood; « Modifier » on the summary corrects."""
+    hours = read_hours(text[:LIMITS["hours"]])
+    if hours is None:
+        return Parsed.again(t("partners.edit_hours_unknown"))
+    return Parsed(hours.osm, Reply(t("partners.edit_hours_said", hours=said(hours))))
 
 
 async def ask_services(ctx: Context) -> Reply:
@@ -131,7 +112,7 @@ FIELDS = (
     Field("phone", t("partners.field_phone"), question(t("partners.edit_ask_phone")), read=read_text("phone"),
           optional=True),
     Field("services", t("partners.field_services"), ask_services, read=read_service, pick=pick_service),
-    Field("hours", t("partners.field_hours"), question(t("partners.edit_ask_hours")), read=read_hours,
+    Field("hours", t("partners.field_hours"), question(t("partners.edit_ask_hours")), read=read_typed_hours,
           optional=True),
 )
 

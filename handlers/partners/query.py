@@ -22,6 +22,46 @@ _OPEN: set[Phrase] = {("ouvert", "maintenant"), ("ouverts", "maintenant"), ("ouv
                       ("en", "ce", "moment"), ("actuellement",), ("tout", "de", "suite")}
 _TODAY: set[Phrase] = {("aujourd", "hui"), ("ce", "jour")}
 _TOMORROW: set[Phrase] = {("demain",)}
+# Words a mediator types for a filter (folded) -> the tag it requires (storage/structure_tags.py).
+FILTER_WORDS = {
+    "acc:surdite": "sourd sourds sourde sourdes malentendant malentendants malentendante surdite lsf "
+                   "langue des signes|langue des signes francaise|appareille",
+    "acc:moteur": "fauteuil|fauteuil roulant|pmr|mobilite reduite|handicap moteur|handicaps moteurs|accessible pmr",
+    "acc:visuel": "malvoyant|malvoyants|malvoyante|aveugle|aveugles|non voyant|non voyants|deficience visuelle",
+    "acc:illettrisme": "illettrisme|illettre|illettres|illettree|falc|facile a lire|facile a lire et a comprendre|"
+                       "ne sait pas lire|ne lit pas|analphabete|alphabetisation",
+    "acc:mental": "handicap mental|handicaps mentaux|deficience intellectuelle|handicap psychique",
+    "lang:en": "anglais|anglaise|anglophone|english|en anglais",
+    "lang:autres": "arabe|espagnol|portugais|roumain|russe|turc|ukrainien|allemand|italien|chinois|tamoul|"
+                   "dari|pachto|pashto|farsi|persan|bengali|soninke|wolof|lingala|albanais|georgien|allophone|"
+                   "allophones|langue etrangere|langues etrangeres|autre langue|traducteur|interprete",
+    "fee:gratuit": "gratuit|gratuits|gratuite|gratuites|sans frais|gratuitement",
+    "fee:payant": "payant|payants|payante",
+    "acces:presenter": "sans rdv|sans rendez vous|sans rendezvous|sans prendre rendez vous|accueil libre|"
+                       "sans rendez|permanence libre",
+    "rdv": "sur rdv|sur rendez vous|avec rdv|avec rendez vous|prendre rdv|prendre rendez vous|rdv en ligne",
+    "pub:jeunes": "jeune|jeunes|ados|adolescents|adolescent|16 25 ans",
+    "pub:etudiants": "etudiant|etudiants|etudiante|etudiantes",
+    "pub:seniors": "senior|seniors|personnes agees|personne agee|aines",
+    "pub:familles": "famille|familles",
+    "pub:femmes": "femme|femmes",
+}
+
+
+def _filter_phrases() -> dict[Phrase, str]:
+    """Every filter spelling as a word tuple -> its tag; the first line's words each stand alone."""
+    found: dict[Phrase, str] = {}
+    for tag, spellings in FILTER_WORDS.items():
+        first, *rest = spellings.split("|")
+        alone = first.split() if tag == "acc:surdite" else [first]
+        for spelling in [*alone, *rest]:
+            found[tuple(spelling.split())] = tag
+        if tag == "acc:surdite":
+            found[("langue", "des", "signes")] = tag
+    return found
+
+
+FILTERS = _filter_phrases()
 # Words around a place or a service that are neither (« aide pour la CAF à Romagné », « un lieu près de »).
 _FILLER_WORDS = (
     "a au aux de des du d en pour sur dans pres autour vers le la les l un une qui avec aide aider besoin lieu lieux "
@@ -40,10 +80,11 @@ class Asked:
     unknown_place: str = ""
     open_now: bool = False
     day: date | None = None
+    tags: tuple[str, ...] = ()  # filters (public, accessibility, language, fees, appointment)
 
     @property
     def empty(self) -> bool:
-        return self.theme is None and self.place is None and not self.unknown_place
+        return self.theme is None and self.place is None and not self.unknown_place and not self.tags
 
 
 def _words(text: str) -> list[tuple[int, int, str]]:
@@ -101,8 +142,15 @@ def leftover(text: str) -> str:
     return " ".join(w for w in text.split() if fold(w) and fold(w) not in _FILLER)
 
 
+def read_filters(text: str) -> tuple[str, tuple[str, ...]]:
+    """(text without them, the tags its filter words ask for, in order)."""
+    text, found = cut(text, set(FILTERS))
+    return text, tuple(dict.fromkeys(FILTERS[phrase] for phrase in found))
+
+
 async def understand(ctx: Context, text: str, today: date) -> Asked:
     """Read a whole query: filters first, then a commune or postal code in the text, then the service."""
+    text, tags = read_filters(text)
     text, open_now, day = read_when(text, today)
     place, rest = await partner_places.in_text(ctx, text) if text else (None, "")
     theme = guess(rest, themes().services) if rest else None
@@ -111,4 +159,4 @@ async def understand(ctx: Context, text: str, today: date) -> Asked:
         place = await partner_places.typed(ctx, remainder)
         if not place.found and not place.ambiguous:
             place, unknown = None, remainder
-    return Asked(theme.id if theme else None, place, unknown, open_now, day)
+    return Asked(theme.id if theme else None, place, unknown, open_now, day, tags)

@@ -12,15 +12,16 @@ from bot.events import Choice, ChoiceMade, LocationShared, Reply, TextReceived
 from bot.i18n import t
 from bot.router import Router, parse_command
 from handlers import places
-from handlers.partners.cards import card
+from handlers.partners.cards import card, tag_label
+from handlers.partners.orientation import sheet_attachment, sheet_text
 from handlers.partners.query import Asked, understand
-from storage.structures import MAX_KM, OpenFilter, Page, Search, find_partners
+from storage.structures import MAX_KM, OpenFilter, Page, Search, by_id, find_partners
 from storage.themes import themes
 
 router = Router("partners")
 
 PAGE = 5
-FILTERS = ("theme", "open", "day")
+FILTERS = ("theme", "open", "day", "tags")
 
 
 def today(ctx: Context) -> date:
@@ -41,7 +42,8 @@ async def act(ctx: Context, asked: Asked, *, fresh: bool = False) -> list[Reply]
     """Search once the place is known; otherwise ask for the commune (or which one)."""
     keep = {} if fresh else {k: ctx.conversation.data.get(k) for k in FILTERS}
     ctx.conversation.update(theme=asked.theme or keep.get("theme"), open=asked.open_now or bool(keep.get("open")),
-                            day=asked.day.isoformat() if asked.day else keep.get("day"))
+                            day=asked.day.isoformat() if asked.day else keep.get("day"),
+                            tags=list(dict.fromkeys([*(keep.get("tags") or []), *asked.tags])))
     if asked.place is not None and asked.place.commune is not None:
         return await around_commune(ctx, asked.place.commune.insee)
     if asked.place is not None and asked.place.candidates:
@@ -116,7 +118,8 @@ async def around_commune(ctx: Context, insee: str) -> list[Reply]:
 def search_of(ctx: Context, data: dict[str, Any]) -> Search:
     day = date.fromisoformat(data["day"]) if data.get("day") else None
     when = OpenFilter(ctx.tz, at=ctx.now) if data.get("open") else OpenFilter(ctx.tz, day=day) if day else None
-    return Search(data.get("lat"), data.get("lon"), data.get("insee"), data.get("theme"), when)
+    return Search(data.get("lat"), data.get("lon"), data.get("insee"), data.get("theme"), when,
+                  tuple(data.get("tags") or ()))
 
 
 async def show(ctx: Context) -> list[Reply]:
@@ -129,7 +132,7 @@ async def show(ctx: Context) -> list[Reply]:
         return [Reply(t("partners.no_more"), choices=(Choice("new", t("partners.new_search")),))]
     if any(data.get(k) for k in FILTERS):
         note = t("partners.none_filtered", what=describe(ctx, data), km=int(MAX_KM))
-        ctx.conversation.update(theme=None, open=False, day=None)
+        ctx.conversation.update(theme=None, open=False, day=None, tags=[])
         page = await find_partners(ctx.session, search_of(ctx, ctx.conversation.data), limit=PAGE)
         if page.hits:
             return [results(ctx, page, note)]
@@ -138,10 +141,14 @@ async def show(ctx: Context) -> list[Reply]:
 
 
 def results(ctx: Context, page: Page, title: str) -> Reply:
-    cards = [card(page.offset + i, hit, ctx.now, ctx.tz) for i, hit in enumerate(page.hits, start=1)]
-    choices = (Choice("more", t("partners.next_page")),) if page.has_more else ()
-    return Reply("\n\n".join([title, *cards]), choices=(*choices, Choice("new", t("partners.new_search"))),
-                 choices_per_row=2)
+    """The cards, then one « Fiche n » choice per place (its orientation card), next page, new search."""
+    numbered = list(enumerate(page.hits, start=page.offset + 1))
+    cards = [card(number, hit, ctx.now, ctx.tz) for number, hit in numbered]
+    sheets = tuple(Choice(f"sheet:{hit.structure.id}", t("partners.sheet_choice", number=number))
+                   for number, hit in numbered)
+    more = (Choice("more", t("partners.next_page")),) if page.has_more else ()
+    return Reply("\n\n".join([title, *cards, t("partners.sheet_offer")]),
+                 choices=(*sheets, *more, Choice("new", t("partners.new_search"))), choices_per_row=5)
 
 
 def describe(ctx: Context, data: dict[str, Any]) -> str:
@@ -152,6 +159,7 @@ def describe(ctx: Context, data: dict[str, Any]) -> str:
         parts.append(t("partners.open_now_filter"))
     elif data.get("day"):
         parts.append(t("partners.open_day_filter", day=day_name(ctx, date.fromisoformat(data["day"]))))
+    parts += [tag_label(tag) for tag in data.get("tags") or ()]
     return ", ".join(parts)
 
 
@@ -174,9 +182,19 @@ def header(ctx: Context, data: dict[str, Any], shown: int) -> str:
 
 @router.choice("partners.results")
 async def next_page(event: ChoiceMade, ctx: Context) -> list[Reply]:
+    if event.choice_id.startswith("sheet:"):
+        return await sheet(ctx, event.choice_id.removeprefix("sheet:"))
     if event.choice_id == "new":
         ctx.conversation.end()
         ctx.conversation.goto("partners.theme")
         return [ask_theme()]
     ctx.conversation.update(offset=ctx.conversation.data.get("offset", 0) + PAGE)
     return await show(ctx)
+
+
+async def sheet(ctx: Context, structure_id: str) -> list[Reply]:
+    """The orientation card of one result, as text with its PNG attached; the results stay answerable."""
+    structure = await by_id(ctx.session, int(structure_id)) if structure_id.isdigit() else None
+    if structure is None or structure.hidden:
+        return [Reply(t("partners.sheet_gone"))]
+    return [Reply(sheet_text(structure), attachment=sheet_attachment(structure))]
