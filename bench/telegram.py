@@ -8,23 +8,31 @@ import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, timedelta
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bench.echo_telegram import run_bare_echo
-from bot.adapters.telegram.adapter import TelegramTransport
+from bot.adapters.telegram.adapter import CONCURRENT_UPDATES, TelegramTransport
 from bot.app import App
 from bot.config import Settings
-from bot.events import Address, Reply
+from bot.events import Address, Choice, Delivery, Reply
 from bot.outbox import enqueue
+from storage.meetings import NewMeeting, Rsvp, create_meeting
 from storage.members import create_invitation
+from storage.models import Identity, Member
 from storage.territories import by_code
-from tests.fakes.telegram_api import FakeTelegram, FakeUser, Limits
+from tests.fakes.telegram_api import FakeTelegram, FakeUser, Limits, SentMessage
+from tests.servers.postgres import PostgresServer, start_postgres
 
 TOKEN = "123456:BENCH-token"
 USERS = 20
 ROUNDS = 2
 BROADCAST = 1000
+RSVP_MEMBERS = 1000
+RSVP_SPREAD = 10.0  # seconds over which the members press
 WAIT = 60.0
 # One referent's session: (what they do, a text of the answer that ends the step).
 JOIN = ("say", "/start {code}", "Bienvenue")
@@ -45,8 +53,9 @@ ROUND = (
 
 @asynccontextmanager
 async def serving(fake: FakeTelegram, folder: Path) -> AsyncIterator[App]:
-    """relais as `relais run` starts it (SQLite, the system clock), its Telegram adapter on the fake."""
-    settings = Settings(database_url=f"sqlite:///{folder / 'relais.db'}", data_dir=folder / "data",
+    """relais as `relais run` starts it (PostgreSQL, the system clock), its Telegram adapter on the fake."""
+    assert DATABASES, "run() starts the PostgreSQL server"
+    settings = Settings(database_url=DATABASES[0].create_database(folder.name), data_dir=folder / "data",
                         _env_file=None)  # type: ignore[call-arg]
     transport = TelegramTransport(TOKEN, api_url=fake.api_url, poll_timeout=1)
     app = App(settings, transports=[transport])
@@ -131,6 +140,60 @@ async def broadcast(fake: FakeTelegram, folder: Path) -> dict[str, float]:
             "lost": sum(1 for n in received if n == 0), "duplicated": sum(n - 1 for n in received if n > 1)}
 
 
+async def rsvp_burst(fake: FakeTelegram, folder: Path) -> dict[str, float]:
+    """A reminder reached 1,000 members; they all press « Présent » within 10 s. Each press: seconds from the
+    update queued to its callback answer recorded by the fake; then the answers stored and the replies sent."""
+    async with serving(fake, folder) as app:
+        choices, members = await _rsvp_seed(app)
+        people = [fake.user(3_000_000 + i, f"Membre{i}") for i in range(RSVP_MEMBERS)]
+        reminders: list[SentMessage] = []
+        for person in people:
+            address = Address("telegram", str(person.chat_id), str(person.id))
+            await app.transports["telegram"].send(Delivery(address, Reply(
+                "Rappel : Réunion du réseau demain à 14 h", choices=choices, prompt_id="rsvp", choices_per_row=3)))
+            reminders.append(fake.sent_to(person.chat_id)[-1])
+        pressed: dict[str, float] = {}
+        started = time.monotonic()
+        for i, (person, reminder) in enumerate(zip(people, reminders, strict=True)):
+            await asyncio.sleep(max(0.0, started + i * RSVP_SPREAD / RSVP_MEMBERS - time.monotonic()))
+            pressed[await person.press(reminder, "Présent")] = time.monotonic()
+        await fake.wait_for(lambda: len(fake.callback_answers) >= RSVP_MEMBERS, WAIT)
+        await fake.wait_for(lambda: all(fake.sent_count(p.chat_id) >= 2 for p in people), WAIT)
+        waits = [a.received_at - pressed[a.query_id] for a in fake.callback_answers if a.query_id in pressed]
+        async with app.sessions() as session:
+            query = select(Rsvp.member_id, func.count()).where(Rsvp.member_id.in_(members)).group_by(Rsvp.member_id)
+            recorded = dict((await session.execute(query)).tuples().all())
+        replies = [fake.sent_count(p.chat_id) - 1 for p in people]
+    return {"answered": len(waits), "p99_ms": percentile(waits, 99) * 1000, "p50_ms": percentile(waits, 50) * 1000,
+            "recorded_once": sum(1 for m in members if recorded.get(m) == 1),
+            "replied_once": sum(1 for n in replies if n == 1)}
+
+
+async def _rsvp_seed(app: App) -> tuple[tuple[Choice, ...], list[int]]:
+    """RSVP_MEMBERS referents on Telegram in Fougères, and a meeting of the territory tomorrow."""
+    now = app.clock.now()
+    async with app.sessions() as session, session.begin():
+        place = await by_code(session, "35-fougeres")
+        assert place is not None
+        members = [Member(display_name=f"Membre {i}", role="referent", territory_id=place.id, created_at=now,
+                          identities=[Identity(platform="telegram", user_id=str(3_000_000 + i),
+                                               chat_id=str(3_000_000 + i), created_at=now)])
+                   for i in range(RSVP_MEMBERS)]
+        session.add_all(members)
+        starts = (now + timedelta(days=1)).replace(second=0, microsecond=0)
+        meeting = await create_meeting(session, NewMeeting(place.id, "Réunion du réseau", "Médiathèque", starts,
+                                                           None, None, "bench-rsvp"), now)
+        await session.flush()
+        stamp = f"{meeting.id}:{starts.astimezone(UTC):%Y%m%d%H%M}"
+        ids = [m.id for m in members]
+    choices = tuple(Choice(f"{stamp}:{a}", label) for a, label in (("yes", "Présent"), ("no", "Absent"),
+                                                                   ("maybe", "Peut-être")))
+    return choices, ids
+
+
+DATABASES: list[PostgresServer] = []
+
+
 def percentile(values: list[float], percent: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(percent / 100 * len(ordered)) - 1)] if ordered else 0.0
@@ -138,10 +201,20 @@ def percentile(values: list[float], percent: float) -> float:
 
 async def run() -> list[dict[str, Any]]:
     with tempfile.TemporaryDirectory() as tmp:
-        async with FakeTelegram() as fake:
-            ours = await workload(fake, Path(tmp) / "workload")
-            echo = await run_bare_echo(fake, int(ours["updates"]), USERS)
-            sent = await broadcast(fake, Path(tmp) / "broadcast")
+        DATABASES.append(start_postgres(Path(tempfile.mkdtemp(prefix="relais-bench-"))))
+        try:
+            return await _run(Path(tmp))
+        finally:
+            DATABASES.pop().stop()
+
+
+async def _run(tmp: Path) -> list[dict[str, Any]]:
+    async with FakeTelegram() as fake:
+        ours = await workload(fake, tmp / "workload")
+        # The floor handles updates side by side too: the same PTB setting as the adapter.
+        echo = await run_bare_echo(fake, int(ours["updates"]), USERS, concurrent_updates=CONCURRENT_UPDATES)
+        sent = await broadcast(fake, tmp / "broadcast")
+        burst = await rsvp_burst(fake, tmp / "rsvp")
     label = f"Telegram referent workload ({USERS} users, {int(ours['updates'])} updates)"
     floor_s = BROADCAST / 30
     return [
@@ -156,6 +229,14 @@ async def run() -> list[dict[str, Any]]:
         row("Telegram broadcast: 429 received", sent["floods"], "", None, None, "0"),
         row("Telegram broadcast: lost", sent["lost"], "", None, None, "0"),
         row("Telegram broadcast: duplicated", sent["duplicated"], "", None, None, "0"),
+        row(f"RSVP burst: {RSVP_MEMBERS:,} members press a reminder button within {RSVP_SPREAD:.0f} s, callback "
+            "answer p99", burst["p99_ms"], "ms", 1000.0, burst["p99_ms"] / 1000, "ratio <= 1"),
+        row("RSVP burst: presses left without a callback answer", RSVP_MEMBERS - burst["answered"], "", None, None,
+            "0"),
+        row("RSVP burst: answers not recorded exactly once", RSVP_MEMBERS - burst["recorded_once"], "", None, None,
+            "0"),
+        row("RSVP burst: members without exactly one confirmation", RSVP_MEMBERS - burst["replied_once"], "", None,
+            None, "0"),
     ]
 
 

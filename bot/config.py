@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -27,7 +29,9 @@ class Settings(BaseSettings):
     telegram_api_url: str = ""  # e.g. http://127.0.0.1:8081/bot (the token is appended)
     telegram_webhook_url: str = ""
     telegram_webhook_listen: str = "127.0.0.1:8443"
-    telegram_webhook_secret: str = ""
+    # Checked on every webhook call. Give the same one to every process behind a load balancer (without it, one
+    # is derived from the token: the same in every process, but it changes with the token).
+    telegram_webhook_secret: Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]{0,256}$")] = ""
 
     matrix_homeserver: str = ""
     matrix_user: str = ""

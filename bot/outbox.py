@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from bot.chats import follow_chat, stop_writing, unreachable_targets
 from bot.clock import Clock
 from bot.events import Address, Attachment, Choice, Delivery, Reply
 from bot.metrics import Metrics
@@ -83,6 +84,9 @@ class Outgoing:
 
 async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now: datetime) -> list[int]:
     """Queue messages in one statement, skipping keys already queued; ids of the rows added. Caller's transaction."""
+    gone = await unreachable_targets(session, [(i.address.platform, i.address.chat_id, i.priority == INTERACTIVE)
+                                               for i in items])
+    items = [i for i in items if (i.address.platform, i.address.chat_id) not in gone]
     if not items:
         return []
     rows = [dict(key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
@@ -250,17 +254,34 @@ class Outbox:
 
     async def _failed(self, row: OutboxMessage, error: TransportError) -> None:
         attempts = row.attempts + 1
+        if error.moved_to:
+            await self._chat_changed(row, error)
+            return
         if error.retry_after:
             self.limiters[row.platform].pause(error.retry_after)
         if error.permanent or attempts >= self.max_attempts:
             log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
             await self._mark(id=row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
+            if error.gone:
+                await self._chat_changed(row, error)
             return
         delay = backoff(attempts, error.retry_after)
         self._retry_in[row.id] = delay.total_seconds()
         due = self.clock.now() + delay
         log.info("outbox: message %s retry %d at %s (%s)", row.id, attempts, due.isoformat(), error)
         await self._mark(id=row.id, due_at=due, attempts=attempts, last_error=str(error)[:500])
+
+    async def _chat_changed(self, row: OutboxMessage, error: TransportError) -> None:
+        """The chat moved (its rows and link follow, sent again at once) or is gone (marked, nothing more sent)."""
+        async with self.sessions() as session, session.begin():
+            if error.moved_to:
+                await follow_chat(session, row.platform, row.chat_id, error.moved_to)
+            else:
+                notices = await stop_writing(session, row.platform, row.chat_id, str(error), self.clock.now())
+                await enqueue_many(session, [Outgoing(*notice) for notice in notices], now=self.clock.now())
+        log.info("outbox: chat of message %s %s", row.id, "moved" if error.moved_to else "unreachable")
+        self._retry_in[row.id] = 0.0
+        self.wake()
 
     async def _mark(self, id: int, **values: Any) -> None:  # noqa: A002 (the column's name)
         async with self.sessions() as session, session.begin():

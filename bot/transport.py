@@ -27,10 +27,13 @@ Commands = dict[str, list[tuple[str, str]]]
 class TransportError(Exception):
     """A send that did not reach the platform. `retry_after` (seconds) when the platform said when to retry."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
+                 moved_to: str = "", gone: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent  # e.g. the user blocked the bot: retrying will never help
+        self.moved_to = moved_to  # the chat's new id (a Telegram group upgraded to a supergroup): send there
+        self.gone = gone  # the bot was removed from the group or blocked by the person: stop writing there
 
 
 @runtime_checkable

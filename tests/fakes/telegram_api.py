@@ -29,7 +29,7 @@ from tests.fakes.telegram_markup import (
 from tests.fakes.telegram_users import GROUP_TYPES, FakeGroup, FakeUser, InvalidUpdate, check_update
 
 __all__ = [
-    "CallbackAnswer", "Faults", "FakeGroup", "FakeTelegram", "FakeUser", "InvalidUpdate", "Limits",
+    "CallbackAnswer", "Faults", "FakeGroup", "Gate", "FakeTelegram", "FakeUser", "InvalidUpdate", "Limits",
     "SentFile", "SentMessage", "Webhook", "EDIT_METHODS", "SEND_METHODS",
 ]
 
@@ -70,6 +70,8 @@ class SentMessage:
     photo: SentFile | None = None
     caption: str | None = None
     reply_to_message_id: int | None = None
+    message_thread_id: int | None = None
+    disable_notification: bool = False
     received_at: float = 0.0  # time.monotonic() when the fake received the request
     plain_text: str = ""  # text (or caption) as the user sees it: markup removed, entities decoded
     entities: list[dict[str, Any]] = field(default_factory=list, repr=False)
@@ -102,6 +104,28 @@ class Webhook:
     secret_token: str | None
     allowed_updates: list[str] | None
     max_connections: int
+
+
+class Gate:
+    """Holds the calls of `method` in flight until `release()`: `waiting` says how many are held right now,
+    `arrived` how many came in all. Used to observe concurrency without timing anything."""
+
+    def __init__(self, method: str) -> None:
+        self.method = method
+        self.waiting = 0
+        self.arrived = 0
+        self._open = asyncio.Event()
+
+    def release(self) -> None:
+        self._open.set()
+
+    async def pass_through(self) -> None:
+        self.waiting += 1
+        self.arrived += 1
+        try:
+            await self._open.wait()
+        finally:
+            self.waiting -= 1
 
 
 @dataclass
@@ -248,6 +272,9 @@ class FakeTelegram:
         self._limits: Limits | None = None
         self.counts: Counter[str] = Counter()
         self.blocked: set[int] = set()  # chats whose user blocked the bot: 403
+        self.kicked: set[int] = set()  # groups the bot was removed from: 403
+        self.migrated: dict[int, int] = {}  # group id -> supergroup id (sends to the old id: 400 + migrate_to)
+        self.gates: dict[str, Gate] = {}
         self.errors: list[str] = []  # internal errors of the fake itself (should stay empty)
         self.enqueued_at: dict[int, float] = {}  # update_id -> time.monotonic()
         self._updates: list[dict[str, Any]] = []
@@ -420,6 +447,18 @@ class FakeTelegram:
         self._files[file.file_id] = file
         return _document_object(file)
 
+    def store_photo(self, data: bytes) -> list[dict[str, Any]]:
+        """A photo as Telegram delivers it: its sizes, smallest first (here one)."""
+        file = SentFile("photo.jpg", "image/jpeg", data, f"photo-{len(self._files) + 1}")
+        self._files[file.file_id] = file
+        return [_photo_size(file)]
+
+    def store_voice(self, data: bytes, duration: int = 3) -> dict[str, Any]:
+        file = SentFile(None, "audio/ogg", data, f"voice-{len(self._files) + 1}")
+        self._files[file.file_id] = file
+        return {"file_id": file.file_id, "file_unique_id": "u" + file.file_id, "duration": duration,
+                "mime_type": "audio/ogg", "file_size": len(data)}
+
     def message_payload(self, chat_id: int, message_id: int) -> dict[str, Any] | None:
         """A message of the chat as Telegram shows it (the bot's messages in their current, edited, state)."""
         sent = self._index.get((chat_id, message_id))
@@ -464,6 +503,17 @@ class FakeTelegram:
             raise ValueError(kind)
         self._script.append([kind, count, method, retry_after])
 
+    def hold(self, method: str) -> Gate:
+        """Hold every call of `method` in flight until the returned gate is released."""
+        gate = self.gates[method] = Gate(method)
+        return gate
+
+    def migrate(self, group_id: int, supergroup_id: int, title: str = "Groupe") -> FakeGroup:
+        """Upgrade a group to a supergroup, as Telegram does: a new chat id; sending to the old one fails with
+        400 "group chat was upgraded to a supergroup chat" and parameters.migrate_to_chat_id."""
+        self.migrated[group_id] = supergroup_id
+        return self.group(supergroup_id, title, "supergroup")
+
     # -- HTTP -----------------------------------------------------------------------------------------------
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -486,6 +536,10 @@ class FakeTelegram:
                 raise _Drop
             if method in SEND_METHODS and self.limits is not None:
                 self._check_flood(_int(params.get("chat_id"), 0))
+            gate = self.gates.get(method)
+            if gate is not None:
+                self._notify()
+                await gate.pass_through()
             result = await handler(params)
             if fault == "drop_after":
                 raise _Drop
@@ -768,6 +822,11 @@ class FakeTelegram:
             raise ApiError(400, "Bad Request: chat not found") from None
         if chat_id in self.blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.kicked:
+            raise ApiError(403, "Forbidden: bot was kicked from the group chat")
+        if chat_id in self.migrated:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           {"migrate_to_chat_id": self.migrated[chat_id]})
         if chat_id not in self._chats:
             if self.strict_chats or chat_id == 0:
                 raise ApiError(400, "Bad Request: chat not found")
@@ -784,6 +843,8 @@ class FakeTelegram:
             method=method, chat_id=chat_id, message_id=self.next_message_id(chat_id), text=text,
             parse_mode=params.get("parse_mode"), reply_markup=_markup(params),
             reply_to_message_id=reply_to[0] if reply_to else None, received_at=time.monotonic(),
+            message_thread_id=_int(params.get("message_thread_id"), 0) or None,
+            disable_notification=_bool(params.get("disable_notification")),
             plain_text=parsed.text, entities=parsed.entities, date=int(time.time()),
             params={k: v for k, v in params.items() if not isinstance(v, SentFile)}, **files,
         )
@@ -806,6 +867,8 @@ class FakeTelegram:
             message["photo"] = [_photo_size(sent.photo)]
         if sent.reply_markup and "inline_keyboard" in sent.reply_markup:
             message["reply_markup"] = sent.reply_markup
+        if sent.message_thread_id is not None:
+            message["message_thread_id"], message["is_topic_message"] = sent.message_thread_id, True
         if sent.reply_to_message_id is not None:
             replied = self.message_payload(sent.chat_id, sent.reply_to_message_id)
             if replied is not None:

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from tests.fakes.telegram_api import FakeTelegram, SentMessage
 
 GROUP_TYPES = ("group", "supergroup")
+ANONYMOUS_BOT_ID = 1087968824  # Telegram's GroupAnonymousBot
 CHAT_TYPES = ("private", "channel", *GROUP_TYPES)
 MESSAGE_KINDS = ("message", "edited_message", "channel_post", "edited_channel_post")
 # What Telegram recognises as a command: /name (1-32 of [A-Za-z0-9_]), optionally @botusername.
@@ -113,9 +114,12 @@ class FakeUser:
     def chat_id(self) -> int:
         return int(self.chat["id"])
 
-    async def say(self, text: str, *, reply_to: SentMessage | int | None = None) -> dict[str, Any]:
-        """Send `text` to the bot; returns the Message object as delivered in the update."""
+    async def say(self, text: str, *, reply_to: SentMessage | int | None = None,
+                  topic: int | None = None) -> dict[str, Any]:
+        """Send `text` to the bot (in forum topic `topic`); returns the Message object as delivered."""
         message = self.compose(text=text)
+        if topic is not None:
+            message["message_thread_id"], message["is_topic_message"] = topic, True
         entities = command_entities(text)
         if entities:
             message["entities"] = entities
@@ -141,6 +145,20 @@ class FakeUser:
         message = self.compose(document=document)
         if caption is not None:
             message["caption"] = caption
+        await self._send(message)
+        return message
+
+    async def send_photo(self, data: bytes, caption: str | None = None) -> dict[str, Any]:
+        message = self.compose(photo=self.fake.store_photo(data))
+        if caption is not None:
+            message["caption"] = caption
+            if entities := command_entities(caption):
+                message["caption_entities"] = entities
+        await self._send(message)
+        return message
+
+    async def send_voice(self, data: bytes) -> dict[str, Any]:
+        message = self.compose(voice=self.fake.store_voice(data))
         await self._send(message)
         return message
 
@@ -225,3 +243,15 @@ class FakeGroup:
     async def press(self, user: FakeUser | int, message: SentMessage, label_or_data: str) -> str:
         speaker = self.member(user) if isinstance(user, int) else user
         return await speaker.press(message, label_or_data)
+
+    async def say_anonymously(self, text: str) -> dict[str, Any]:
+        """An admin with « Rester anonyme » on: Telegram shows the group as the sender and GroupAnonymousBot
+        as `from`."""
+        anonymous = FakeUser(self.fake, ANONYMOUS_BOT_ID, "Group", self.chat, username="GroupAnonymousBot",
+                             language_code=None)
+        anonymous.user["is_bot"] = True
+        message = anonymous.compose(text=text, sender_chat=self.chat)
+        if entities := command_entities(text):
+            message["entities"] = entities
+        await self.fake.enqueue({"message": message})
+        return message

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import hashlib
 import logging
-import secrets
 import time
 from collections.abc import Set
-from datetime import timedelta
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,29 +17,46 @@ from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     CallbackQuery,
-    LinkPreviewOptions,
     Message,
     Update,
 )
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
 
-from bot.adapters.telegram.inbound import message_event, press_event, pressed_label
-from bot.adapters.telegram.render import Part, chosen_html, chosen_notice, plan
+from bot.adapters.telegram.inbound import (
+    AnonymousAdmin,
+    IncomingFile,
+    anonymous_admin,
+    message_event,
+    press_event,
+    pressed_label,
+)
+from bot.adapters.telegram.outbound import NO_PREVIEW, Sender, transport_error
+from bot.adapters.telegram.render import chosen_html, chosen_notice
 from bot.config import Settings
-from bot.events import ChoiceMade, Delivery, Event, Reply
-from bot.markup import to_html, to_plain
+from bot.events import ChoiceMade, Delivery, FileReceived, Reply, TextReceived
+from bot.i18n import t
+from bot.markup import to_plain
 from bot.ratelimit import Limits
-from bot.transport import Commands, EventSink, TransportError
+from bot.transport import Commands, EventSink, Receipt
 
 log = logging.getLogger(__name__)
 
 OFFICIAL_API = "https://api.telegram.org/bot"
 ALLOWED_UPDATES = ("message", "callback_query")
 SCOPES = {"private": BotCommandScopeAllPrivateChats, "group": BotCommandScopeAllGroupChats}
-PROGRESS_TTL = 3600.0  # seconds a partly sent reply remembers its sent parts (outbox retries come sooner)
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+# Updates handled at once. Each conversation stays in order (the core's per-chat locks); this only lets
+# different people be answered side by side instead of one after the other.
+CONCURRENT_UPDATES = 64
+# A press is answered (the button stops spinning) when the core has decided, or after this many seconds.
+ANSWER_WITHIN = 5.0
+# Polling answered 409 Conflict this recently: another process polls with the same token (PTB retries up to
+# every 30 s, so a conflict still going on shows again within this window).
+CONFLICT_MEMORY = 90.0
+# What an anonymous group admin may ask: nothing personal, what the group sees anyway (its weekly digest).
+ANONYMOUS_SAFE = frozenset({"synthese", "synthèse"})
+MAX_FILE_BYTES = 10 * 1024 * 1024
 
 
 def api_urls(api_url: str) -> tuple[str, str]:
@@ -49,10 +65,18 @@ def api_urls(api_url: str) -> tuple[str, str]:
     return f"{root}/bot", f"{root}/file/bot"
 
 
-def build_application(token: str, api_url: str = "") -> Application[Any, Any, Any, Any, Any, Any]:
+def build_application(token: str, api_url: str = "",
+                      concurrent_updates: int = CONCURRENT_UPDATES) -> Application[Any, Any, Any, Any, Any, Any]:
     # No rate limiter and no job queue: the outbox paces and retries sends, the scheduler runs jobs.
     base_url, file_url = api_urls(api_url or OFFICIAL_API)
-    return ApplicationBuilder().token(token).base_url(base_url).base_file_url(file_url).job_queue(None).build()
+    return (ApplicationBuilder().token(token).base_url(base_url).base_file_url(file_url).job_queue(None)
+            .concurrent_updates(concurrent_updates).build())
+
+
+def derived_secret(token: str, configured: str = "") -> str:
+    """The secret Telegram sends with each webhook call: the configured one, else one derived from the token,
+    the same in every process behind a load balancer (a random one per process would refuse the others' calls)."""
+    return configured or hashlib.sha256(f"relais-webhook:{token}".encode()).hexdigest()
 
 
 async def bot_username(settings: Settings) -> str:
@@ -62,18 +86,6 @@ async def bot_username(settings: Settings) -> str:
         return bot.username
 
 
-def transport_error(error: TelegramError) -> TransportError:
-    """What the outbox should do about a failed call: wait, retry with backoff, or give up."""
-    if isinstance(error, RetryAfter):
-        wait = error.retry_after
-        seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-        return TransportError(f"flood control: {error}", retry_after=seconds)
-    if isinstance(error, Forbidden | ChatMigrated | BadRequest):
-        # blocked by the user, removed from the group, chat moved or not found: the same call fails again
-        return TransportError(f"refused: {error}", permanent=True)
-    return TransportError(f"unreachable: {error}")  # network errors, timeouts, 5xx, conflicts
-
-
 class TelegramTransport:
     """The Telegram platform seen by the core; no feature logic here."""
 
@@ -81,14 +93,15 @@ class TelegramTransport:
     # Telegram allows 30 messages/s overall, about 1/s per chat, 20/min per group. The outbox counts a send when
     # it starts, Telegram when it arrives: one message of slack keeps network jitter from costing a 429.
     limits = Limits(global_per_s=29, per_chat_per_s=1, per_group_per_min=19)
-    max_file_bytes = 0  # incoming files are not read yet
+    max_file_bytes = MAX_FILE_BYTES  # larger files reach the core without their content (the Bot API: 20 MB)
 
     def __init__(self, token: str, *, api_url: str = "", webhook_url: str = "",
                  webhook_listen: str = "127.0.0.1:8443", webhook_secret: str = "",
-                 commands: Commands | None = None, poll_timeout: float = 10) -> None:
-        self.application = build_application(token, api_url)
+                 commands: Commands | None = None, poll_timeout: float = 10,
+                 concurrent_updates: int = CONCURRENT_UPDATES) -> None:
+        self.application = build_application(token, api_url, concurrent_updates)
         self.webhook_url, self.webhook_listen = webhook_url, webhook_listen
-        self.webhook_secret = webhook_secret or secrets.token_urlsafe(32)
+        self.webhook_secret = derived_secret(token, webhook_secret)
         self.commands: Commands = commands or {}
         self.lasting_prompts: frozenset[str] = frozenset()
         self.poll_timeout = poll_timeout
@@ -96,14 +109,18 @@ class TelegramTransport:
         self._bot_id = 0
         self._sink: EventSink | None = None
         self._started = False
-        self._progress: dict[tuple[int, Reply], tuple[int, str, float]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._conflict_at = -CONFLICT_MEMORY
+        self._sender = Sender(self.application.bot)
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, commands: Commands | None = None) -> TelegramTransport:
+        # SQLite: concurrent transactions still fail with "database is locked" under load (see the notes):
+        # one update at a time there until the storage layer serialises its writers; side by side on PostgreSQL.
+        concurrent = 1 if settings.database_url.startswith("sqlite") else CONCURRENT_UPDATES
         return cls(settings.telegram_token, api_url=settings.telegram_api_url,
                    webhook_url=settings.telegram_webhook_url, webhook_listen=settings.telegram_webhook_listen,
-                   webhook_secret=settings.telegram_webhook_secret, commands=commands)
+                   webhook_secret=settings.telegram_webhook_secret, commands=commands, concurrent_updates=concurrent)
 
     def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
         """The command menus ("private", "group": [(name, French help)]), published at start; and the prompt
@@ -126,7 +143,7 @@ class TelegramTransport:
             await updater.start_webhook(**self._webhook_options())
         else:
             await updater.start_polling(poll_interval=0, timeout=int(self.poll_timeout), bootstrap_retries=3,
-                                        allowed_updates=list(ALLOWED_UPDATES))
+                                        allowed_updates=list(ALLOWED_UPDATES), error_callback=self._poll_failed)
         self._started = True
         log.info("telegram: @%s receiving by %s", self.username, "webhook" if self.webhook_url else "long polling")
 
@@ -134,7 +151,8 @@ class TelegramTransport:
         host, _, port = self.webhook_listen.rpartition(":")
         return {"listen": host.strip("[]") or "127.0.0.1", "port": int(port),
                 "url_path": urlsplit(self.webhook_url).path, "webhook_url": self.webhook_url,
-                "secret_token": self.webhook_secret, "bootstrap_retries": 3, "allowed_updates": list(ALLOWED_UPDATES)}
+                "secret_token": self.webhook_secret, "bootstrap_retries": 3, "allowed_updates": list(ALLOWED_UPDATES),
+                "max_connections": CONCURRENT_UPDATES}
 
     async def stop(self) -> None:
         application = self.application
@@ -150,7 +168,19 @@ class TelegramTransport:
 
     def healthy(self) -> bool:
         updater = self.application.updater
-        return self._started and updater is not None and updater.running
+        running = self._started and updater is not None and updater.running
+        return running and time.monotonic() - self._conflict_at > CONFLICT_MEMORY
+
+    def _poll_failed(self, error: TelegramError) -> None:
+        """PTB's polling loop reports its errors here (and retries). A 409 means another process polls with
+        this token: each gets every other update, so neither works; /healthz shows it until it stops."""
+        if isinstance(error, Conflict):
+            if time.monotonic() - self._conflict_at > CONFLICT_MEMORY:
+                log.error("telegram: another process is receiving updates for this bot (409 Conflict: %s). "
+                          "Run one polling process, or use a webhook with several processes.", error)
+            self._conflict_at = time.monotonic()
+            return
+        log.warning("telegram: polling failed, retrying: %s", error)
 
     async def _publish_commands(self) -> None:
         for kind, scope in SCOPES.items():
@@ -168,24 +198,91 @@ class TelegramTransport:
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self._sink is not None
         if update.callback_query is not None:
-            event = await self._on_press(update, update.callback_query)
-        else:
-            event = message_event(update, self.username, self._bot_id)
-        if event is not None:
-            await self._sink(event)
+            await self._on_press(update, update.callback_query)
+            return
+        anonymous = anonymous_admin(update, self.username)
+        if anonymous is not None:
+            await self._on_anonymous(anonymous)
+            return
+        found = message_event(update, self.username, self._bot_id)
+        if found is None:
+            return
+        event, file = found
+        if isinstance(event, FileReceived) and file is not None:
+            event = await self._fetch(event, file)
+        await self._sink(event)
 
-    async def _on_press(self, update: Update, query: CallbackQuery) -> Event | None:
-        """Answer at once (the button stops spinning whatever happens next), then show the choice: below the
-        message, its keyboard removed; a lasting keyboard stays, the choice shown in the answer's notice."""
-        event, label = press_event(update, query), pressed_label(query)
-        lasting = isinstance(event, ChoiceMade) and event.prompt_id in self.lasting_prompts
+    async def _on_anonymous(self, anonymous: AnonymousAdmin) -> None:
+        """An admin posting as the group: what the whole group may see goes to the core (as nobody in
+        particular); the rest is explained, since the bot cannot tell who is asking."""
+        assert self._sink is not None
+        if anonymous.command in ANONYMOUS_SAFE:
+            await self._sink(TextReceived(anonymous.address, anonymous.text, anonymous.message_id, addressed=True))
+            return
+        reply = Reply(t("telegram.anonymous_admin", command=anonymous.command))
         try:
-            await query.answer(chosen_notice(label) if lasting and label else None)
+            await self.send(Delivery(anonymous.address, reply, reply_to=anonymous.message_id))
+        except Exception as error:  # noqa: BLE001 (a courtesy message: the outbox is not involved)
+            log.info("telegram: anonymous admin not answered: %s", error)
+
+    async def _fetch(self, event: FileReceived, file: IncomingFile) -> FileReceived:
+        """The file's content when it is small enough (else the core gets its name, type and size only)."""
+        if event.size > self.max_file_bytes:
+            return event
+        try:
+            found = await self.application.bot.get_file(file.file_id)
+            if (found.file_size or 0) > self.max_file_bytes:
+                return replace(event, size=found.file_size or event.size)
+            data = bytes(await found.download_as_bytearray())
+        except TelegramError as error:
+            log.info("telegram: file not fetched: %s", error)
+            return event
+        return replace(event, data=data, size=len(data)) if len(data) <= self.max_file_bytes else event
+
+    async def _on_press(self, update: Update, query: CallbackQuery) -> None:
+        """The core decides first; then the press is answered (the button stops spinning, with the core's notice
+        when it refused) and, when accepted, the choice shown: « ✓ label » below the message, its keyboard
+        removed; a lasting keyboard (RSVP…) stays, the choice shown in the answer's pop-up."""
+        assert self._sink is not None
+        event, label = press_event(update, query), pressed_label(query)
+        if event is None:
+            await self._answer(query, None)
+            return
+        lasting = isinstance(event, ChoiceMade) and event.prompt_id in self.lasting_prompts
+        deciding = asyncio.ensure_future(self._sink(event))
+        done, _ = await asyncio.wait({deciding}, timeout=ANSWER_WITHIN)
+        if not done:  # slow core: stop the spinner now, show the rest when it has decided
+            await self._answer(query, None)
+            receipt = await self._receipt(deciding)
+            if receipt.accepted and not lasting:
+                await self._mark_if_keyboard(query, label)
+            return
+        receipt = await self._receipt(deciding)
+        if not receipt.accepted:
+            await self._answer(query, receipt.notice or None)
+            return
+        await self._answer(query, chosen_notice(label) if lasting and label else None)
+        if not lasting:
+            await self._mark_if_keyboard(query, label)
+
+    @staticmethod
+    async def _receipt(deciding: asyncio.Future[Receipt]) -> Receipt:
+        try:
+            return await deciding
+        except Exception:  # the core promises not to raise; if it does, leave the keyboard as it is
+            log.exception("telegram: the core failed on a press")
+            return Receipt(accepted=False)
+
+    @staticmethod
+    async def _answer(query: CallbackQuery, notice: str | None) -> None:
+        try:
+            await query.answer(notice[:200] if notice else None)
         except TelegramError as error:
             log.info("telegram: callback query not answered: %s", error)
-        if not lasting and isinstance(query.message, Message) and query.message.reply_markup is not None:
+
+    async def _mark_if_keyboard(self, query: CallbackQuery, label: str) -> None:
+        if isinstance(query.message, Message) and query.message.reply_markup is not None:
             await self._mark_chosen(query.message, label)
-        return event
 
     async def _mark_chosen(self, message: Message, label: str, attempt: int = 1) -> None:
         """Edit the keyboard's message: « ✓ label » below it, buttons removed; retried in the background
@@ -217,46 +314,4 @@ class TelegramTransport:
     async def send(self, delivery: Delivery) -> str:
         """Send every part of the reply; after a failure, a retry of the same reply resumes at the failed part
         (the parts already shown are not sent twice)."""
-        try:
-            chat_id = int(delivery.address.chat_id)
-        except ValueError:
-            raise TransportError(f"not a Telegram chat: {delivery.address.chat_id!r}", permanent=True) from None
-        key = (chat_id, delivery.reply)
-        done, message_id, _ = self._progress.pop(key, (0, "", 0.0))
-        parts = plan(delivery.reply)
-        for index in range(done, len(parts)):
-            try:
-                message_id = str((await self._send_part(chat_id, parts[index])).message_id)
-            except TelegramError as error:
-                self._remember(key, index, message_id)
-                raise transport_error(error) from error
-        return message_id
-
-    def _remember(self, key: tuple[int, Reply], done: int, message_id: str) -> None:
-        now = time.monotonic()
-        for stale in [k for k, (_, _, at) in self._progress.items() if at < now - PROGRESS_TTL]:
-            del self._progress[stale]
-        if done:
-            self._progress[key] = (done, message_id, now)
-
-    async def _send_part(self, chat_id: int, part: Part) -> Message:
-        try:
-            return await self._post(chat_id, part, to_html(part.source), ParseMode.HTML)
-        except BadRequest as error:
-            if "entities" not in str(error):
-                raise
-            log.warning("telegram: HTML refused (%s); sent as plain text", error)
-            return await self._post(chat_id, part, to_plain(part.source), None)
-
-    async def _post(self, chat_id: int, part: Part, text: str, parse_mode: str | None) -> Message:
-        bot, attachment = self.application.bot, part.attachment
-        if attachment is None:
-            return await bot.send_message(chat_id, text, parse_mode=parse_mode, reply_markup=part.keyboard,
-                                          link_preview_options=NO_PREVIEW)
-        caption = text or None
-        if part.is_photo:
-            with contextlib.suppress(BadRequest):  # an image Telegram cannot process still goes, as a file
-                return await bot.send_photo(chat_id, attachment.data, caption=caption, parse_mode=parse_mode,
-                                            reply_markup=part.keyboard, filename=attachment.name)
-        return await bot.send_document(chat_id, attachment.data, caption=caption, parse_mode=parse_mode,
-                                       reply_markup=part.keyboard, filename=attachment.name)
+        return await self._sender.send(delivery)
