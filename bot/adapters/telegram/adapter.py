@@ -115,12 +115,10 @@ class TelegramTransport:
 
     @classmethod
     def from_settings(cls, settings: Settings, *, commands: Commands | None = None) -> TelegramTransport:
-        # SQLite: concurrent transactions still fail with "database is locked" under load (see the notes):
-        # one update at a time there until the storage layer serialises its writers; side by side on PostgreSQL.
-        concurrent = 1 if settings.database_url.startswith("sqlite") else CONCURRENT_UPDATES
+        # Updates side by side on every database: the dispatcher serialises SQLite's transactions itself.
         return cls(settings.telegram_token, api_url=settings.telegram_api_url,
                    webhook_url=settings.telegram_webhook_url, webhook_listen=settings.telegram_webhook_listen,
-                   webhook_secret=settings.telegram_webhook_secret, commands=commands, concurrent_updates=concurrent)
+                   webhook_secret=settings.telegram_webhook_secret, commands=commands)
 
     def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
         """The command menus ("private", "group": [(name, French help)]), published at start; and the prompt

@@ -1,7 +1,7 @@
 """chats the bot can no longer write to (removed from a group, blocked by a person)
 
 Revision ID: 0010
-Revises: 0005
+Revises: 0008
 Create Date: 2026-12-02 18:00:00.000000
 """
 from alembic import op
@@ -10,7 +10,7 @@ import storage.base
 
 
 revision = '0010'
-down_revision = '0005'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
