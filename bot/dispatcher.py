@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox as outbox_mod
+from bot.cleaning import cleaned
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context
@@ -67,6 +68,7 @@ class Dispatcher:
 
     async def handle(self, event: Event) -> Receipt:
         """Entry point for adapters: never raises; the person always gets an answer in French."""
+        event = cleaned(event)
         self.metrics.messages_in.labels(event.address.platform).inc()
         refusal = self._refusal(event)
         if refusal is not None:
