@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     create = tok.add_parser("create", help="create a token (printed once)")
     create.add_argument("--name", required=True)
     create.add_argument("--territory", required=True, metavar="CODE")
-    create.add_argument("--scope", default="reports:read")
+    create.add_argument("--scope", default="stats")
     create.add_argument("--expires", type=parse_duration, default=timedelta(days=365), metavar="365d")
     tok.add_parser("list", help="list tokens (never their value)")
     revoke = tok.add_parser("revoke", help="revoke a token by id")
