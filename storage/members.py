@@ -7,11 +7,9 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Index, String, delete, func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
 
-from storage.base import Base, intpk, utc
 from storage.models import ROLES, Identity, Invitation, Member
 
 CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud and type
@@ -79,41 +77,3 @@ async def members_of(session: AsyncSession, territory_ids: list[int]) -> list[Me
              .order_by(Member.id))
     return list((await session.execute(query)).unique().scalars())
 
-
-# --- failed invitation codes: counted per person, so guessing codes is slowed down and seen -----------------------
-
-ATTEMPT_WINDOW = timedelta(minutes=10)
-ATTEMPT_LIMIT = 5
-
-
-class InviteAttempt(Base):
-    """One wrong code typed; who typed it is kept only as a hash, and rows live a day at most."""
-
-    __tablename__ = "invite_attempt"
-    __table_args__ = (Index("ix_invite_attempt_who_at", "who", "at"),)
-
-    id: Mapped[intpk]
-    who: Mapped[str] = mapped_column(String(64))  # SHA-256 of platform and user id: counts, identifies no one
-    at: Mapped[utc] = mapped_column(index=True)
-
-
-def attempt_key(platform: str, user_id: str) -> str:
-    return hashlib.sha256(f"invite:{platform}:{user_id}".encode()).hexdigest()
-
-
-async def blocked_until(session: AsyncSession, who: str, now: datetime) -> datetime | None:
-    """When this person may try a code again, if too many of their codes failed lately; None when they may now."""
-    recent = (select(InviteAttempt.at).where(InviteAttempt.who == who, InviteAttempt.at > now - ATTEMPT_WINDOW)
-              .order_by(InviteAttempt.at.desc()).limit(ATTEMPT_LIMIT))
-    times = list((await session.execute(recent)).scalars())
-    return times[-1] + ATTEMPT_WINDOW if len(times) >= ATTEMPT_LIMIT else None
-
-
-async def record_failure(session: AsyncSession, who: str, now: datetime) -> int:
-    """Count one wrong code; returns how many this person typed within the window (older rows are purged)."""
-    await session.execute(delete(InviteAttempt).where(InviteAttempt.at <= now - timedelta(days=1)))
-    session.add(InviteAttempt(who=who, at=now))
-    await session.flush()
-    count = select(func.count(InviteAttempt.id)).where(InviteAttempt.who == who,
-                                                       InviteAttempt.at > now - ATTEMPT_WINDOW)
-    return int((await session.execute(count)).scalar_one())

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import Router
 from handlers.access import oversees
 from handlers.meetings.messages import (
@@ -67,7 +68,7 @@ async def list_meetings(_event: TextReceived, ctx: Context) -> Reply:
     lines = [t("meetings.list_title")]
     for found in upcoming:
         mine = (await answers_for(ctx.session, found)).get(ctx.member.id)
-        lines.append(t("meetings.list_line", title=found.meeting.title, when=when(found.starts_at, ctx.tz),
+        lines.append(t("meetings.list_line", title=literal(found.meeting.title), when=when(found.starts_at, ctx.tz),
                        place=found.meeting.place, answer=answer_label(mine)))
     ctx.conversation.goto("meeting.list")
     choices = tuple(Choice(f"{o.meeting.id}:{o.stamp}", t("meetings.open", title=o.meeting.title[:40],
@@ -96,8 +97,8 @@ async def detail(ctx: Context, found: Occurrence) -> Reply:
     """The date, place, rule and my answer; for the network's coordinators, the answers so far."""
     assert ctx.member is not None
     meeting, answers = found.meeting, await answers_for(ctx.session, found)
-    lines = [t("meetings.detail", title=meeting.title, when=when(found.starts_at, ctx.tz), place=meeting.place,
-               recurrence=meeting_recurrence(meeting), network=meeting.territory.name)]
+    lines = [t("meetings.detail", title=literal(meeting.title), when=when(found.starts_at, ctx.tz),
+               place=literal(meeting.place), recurrence=meeting_recurrence(meeting), network=meeting.territory.name)]
     choices: tuple[Choice, ...] = ()
     if managing := await manages(ctx, meeting):
         lines.append(await counts(ctx, found, answers))
@@ -143,5 +144,5 @@ async def answer(ctx: Context, found: Occurrence | None, choice: str) -> Reply:
     if not await is_invited(ctx, found.meeting):
         return Reply(t("meetings.not_invited"))
     await set_answer(ctx.session, found, ctx.member.id, choice, ctx.now)
-    return Reply(t("meetings.answered", answer=answer_label(choice), title=found.meeting.title,
+    return Reply(t("meetings.answered", answer=answer_label(choice), title=literal(found.meeting.title),
                    day=day_text(found.starts_at, ctx.tz)))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import COORDINATORS, Router
 from handlers.dates.french import DateError, parse_when
 from handlers.meetings import answers as meeting_answers
@@ -132,7 +133,7 @@ async def summary(ctx: Context) -> Reply:
     assert ctx.member is not None
     new = draft(ctx)
     offsets = (await reminder_offsets(ctx.session)).get(ctx.member.territory_id, ())
-    text = t("meetings.summary", title=new.title, when=when(new.starts_at, ctx.tz), place=new.place,
+    text = t("meetings.summary", title=literal(new.title), when=when(new.starts_at, ctx.tz), place=literal(new.place),
              recurrence=recurrence(new.starts_at.astimezone(ctx.tz), ctx.conversation.data["every"]),
              network=ctx.member.territory.name, offsets=offsets_text(offsets))
     if new.rrule:
@@ -165,4 +166,4 @@ async def save(ctx: Context, event: ChoiceMade) -> Reply:
                        target=str(meeting.id))
     ctx.conversation.end()
     people = len(await invited(ctx.session, meeting))
-    return Reply(t("meetings.saved", title=meeting.title, network=meeting.territory.name, people=people))
+    return Reply(t("meetings.saved", title=literal(meeting.title), network=meeting.territory.name, people=people))

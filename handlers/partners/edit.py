@@ -10,6 +10,7 @@ from unidecode import unidecode
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
 from handlers.partners.cards import hours_text
@@ -109,7 +110,7 @@ async def typed_commune(event: TextReceived, ctx: Context) -> list[Reply]:
         return next_question(ctx)
     if resolution.candidates:
         return [Reply(t("partners.commune_which"), choices=places.candidate_choices(resolution))]
-    return [Reply(t("partners.commune_unknown", text=event.text.strip()[:40]))]
+    return [Reply(t("partners.commune_unknown", text=literal(event.text.strip()[:40])))]
 
 
 @router.choice("partner_edit.commune")
@@ -176,7 +177,7 @@ async def typed_service(event: TextReceived, ctx: Context) -> list[Reply]:
 def summary(ctx: Context) -> Reply:
     data, none = ctx.conversation.data, t("partners.edit_none")
     labels = [s.short for theme_id in data["services"] if (s := themes().service(theme_id))]
-    text = t("partners.edit_summary", name=data["name"], commune=places.label(data["commune"]),
+    text = t("partners.edit_summary", name=literal(data["name"]), commune=places.label(data["commune"]),
              address=data["address"] or none, phone=data["phone"] or none, services=", ".join(labels),
              hours=hours_text(data["hours"]) if data["hours"] else none)
     choices = (Choice("save", t("partners.edit_save")), Choice("change", t("partners.edit_change")),
@@ -214,7 +215,7 @@ async def save(ctx: Context) -> Reply:
     await audit.record(ctx.session, now=ctx.now, action="structure.saved", actor_id=ctx.member.id,
                        target=f"{row.source}:{row.source_id}")
     ctx.conversation.end()
-    return Reply(t("partners.edit_saved", name=row.name, commune=places.label(row.insee)))
+    return Reply(t("partners.edit_saved", name=literal(row.name), commune=places.label(row.insee)))
 
 
 def values(data: dict[str, Any], existing: Structure | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ from typing import Any
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, LocationShared, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import Router, parse_command
 from handlers import places
 from handlers.partners.cards import card
@@ -47,7 +48,7 @@ async def act(ctx: Context, asked: Asked, *, fresh: bool = False) -> list[Reply]
         ctx.conversation.goto("partners.commune")
         return [Reply(t("partners.commune_which"), choices=places.candidate_choices(asked.place))]
     if asked.unknown_place:
-        return [Reply(t("partners.commune_unknown", text=asked.unknown_place[:40])), await ask_commune(ctx)]
+        return [Reply(t("partners.commune_unknown", text=literal(asked.unknown_place[:40]))), await ask_commune(ctx)]
     if asked.empty and fresh:
         return [ask_theme()]
     return [await ask_commune(ctx)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import Router
 
 router = Router("profile")
@@ -25,7 +26,7 @@ async def got_name(event: TextReceived, ctx: Context) -> Reply:
     if not name or len(name) > NAME_LIMIT or not any(ch.isalpha() for ch in name):
         return Reply(t("profile.invalid", limit=NAME_LIMIT))
     ctx.conversation.goto("profile.confirm", name=name)
-    return Reply(t("profile.confirm", name=name), choices=CONFIRM, choices_per_row=2)
+    return Reply(t("profile.confirm", name=literal(name)), choices=CONFIRM, choices_per_row=2)
 
 
 @router.choice("profile.confirm")
@@ -36,4 +37,4 @@ async def confirmed(event: ChoiceMade, ctx: Context) -> Reply:
         return Reply(t("profile.ask"))
     ctx.member.display_name = ctx.conversation.data["name"]
     ctx.conversation.end()
-    return Reply(t("profile.done", name=ctx.member.display_name))
+    return Reply(t("profile.done", name=literal(ctx.member.display_name)))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import Router, parse_command
 from handlers import places
 from handlers.reports.masking import mask
@@ -120,14 +121,14 @@ async def chose_commune(event: ChoiceMade, ctx: Context) -> list[Reply]:
 @router.step("report.commune")
 async def typed_commune(event: TextReceived, ctx: Context) -> list[Reply]:
     if len(event.text) > 100:
-        return [Reply(t("reports.commune_unknown", text=event.text[:30] + "…"))]
+        return [Reply(t("reports.commune_unknown", text=literal(event.text[:30]) + "…"))]
     resolution = await places.resolve(ctx, event.text)
     if resolution.commune is not None:
         ctx.conversation.update(commune=resolution.commune.insee)
         return await next_question(ctx)
     if resolution.candidates:
         return [Reply(t("reports.commune_which"), choices=places.candidate_choices(resolution))]
-    return [Reply(t("reports.commune_unknown", text=event.text.strip()))]
+    return [Reply(t("reports.commune_unknown", text=literal(event.text.strip())))]
 
 
 @router.step("report.description")
@@ -159,7 +160,7 @@ def summary(ctx: Context) -> Reply:
     data = ctx.conversation.data
     theme = themes().problem(data["theme"])
     text = t("reports.summary", theme=theme.label if theme else data["theme"], commune=places.label(data["commune"]),
-             description=data["description"], public=t(f"reports.public_{data['public']}"),
+             description=literal(data["description"]), public=t(f"reports.public_{data['public']}"),
              urgency=t(f"reports.urgency_{data['urgency']}"))
     choices = (Choice("send", t("reports.send")), Choice("edit", t("reports.edit")),
                Choice("cancel", t("reports.cancel")))
