@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.markup import literal, to_html, to_plain
-from tests.test_telegram import Harness, fake, sqlite_only, tg  # noqa: F401  (fixtures)
+from tests.test_telegram import Harness, fake, sqlite_only, tg  # noqa: F401  (fixtures used below)
 
 TRAPS = ("[Cliquez ici](https://evil.example/phish)", "**URGENT**", "_important_", "a\\b", "x*", "]([", "<b>gras</b>")
 
@@ -20,7 +20,7 @@ def test_literal_text_renders_as_typed_everywhere() -> None:
 
 
 @sqlite_only
-async def test_a_description_is_shown_as_text_to_the_coordinator(tg: Harness) -> None:
+async def test_a_description_is_shown_as_text_to_the_coordinator(tg: Harness) -> None:  # noqa: F811
     referent, coordinator = tg.fake.user(6101, "Karim"), tg.fake.user(6102, "Claire")
     await tg.join(referent)
     await tg.join(coordinator, "coordinator")
@@ -42,7 +42,7 @@ async def test_a_description_is_shown_as_text_to_the_coordinator(tg: Harness) ->
 
 
 @sqlite_only
-async def test_a_name_is_shown_as_text(tg: Harness) -> None:
+async def test_a_name_is_shown_as_text(tg: Harness) -> None:  # noqa: F811
     camille = tg.fake.user(6201, "Camille")
     await tg.join(camille)
     await tg.ask(camille, "/nom", "Quel nom")
