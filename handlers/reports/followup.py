@@ -161,7 +161,8 @@ async def apply_status(ctx: Context, comment: str | None) -> Reply:
     if report is None:
         return Reply(t("followup.not_found"))
     status = data["status"]
-    await set_status(ctx.session, report, status, now=ctx.now, by=ctx.member.id, comment=comment)
+    if not await set_status(ctx.session, report, status, now=ctx.now, by=ctx.member.id, comment=comment):
+        return Reply(t("followup.withdrawn_meanwhile", reference=report.reference))
     await audit.record(ctx.session, now=ctx.now, action=f"report.{status}", actor_id=ctx.member.id,
                        target=report.reference)
     if report.author_id is not None:
