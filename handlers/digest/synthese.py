@@ -143,6 +143,9 @@ async def link(event: TextReceived, ctx: Context) -> Reply:
         Territory, ctx.member.territory_id)
     if territory is None:
         return Reply(t("digest.territory_refused", code=code))
+    current = await group_of(ctx.session, ctx.address.platform, ctx.address.chat_id)
+    if current is not None and not await oversees(ctx, current.territory_id):  # another network's digest
+        return Reply(t("digest.link_taken"))
     await link_group(ctx.session, platform=ctx.address.platform, chat_id=ctx.address.chat_id,
                      territory_id=territory.id, member_id=ctx.member.id, now=ctx.now)
     await audit.record(ctx.session, now=ctx.now, action="group.linked", actor_id=ctx.member.id,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
@@ -19,6 +22,7 @@ from handlers.meetings.messages import (
     when,
 )
 from storage.meetings import (
+    STAMP,
     Meeting,
     Occurrence,
     ancestor_ids,
@@ -132,9 +136,26 @@ async def counts(ctx: Context, found: Occurrence, answers: dict[int, str]) -> st
 @router.action(RSVP_PROMPT)
 async def answered_button(event: ChoiceMade, ctx: Context) -> Reply:
     """A button of a reminder or notice, pressed whenever: the id says which meeting and date."""
-    parsed = parse_answer(event.choice_id)
-    found = await load(ctx, parsed[0], parsed[1]) if parsed else None
-    return await answer(ctx, found, parsed[2] if parsed else "")
+    parsed = parse_answer(event.choice_id) if _well_formed(event.choice_id) else None
+    if parsed is None:  # a forged or mangled payload: an answer, never an error
+        return Reply(t("meetings.stale_choice"))
+    return await answer(ctx, await load(ctx, parsed[0], parsed[1]), parsed[2])
+
+
+def _well_formed(choice_id: str) -> bool:
+    """« 12:202603121300:yes »: an id that fits the database, a real UTC minute."""
+    parts = choice_id.split(":")
+    if len(parts) != 3:
+        return False
+    meeting_id, stamp, _ = parts
+    if not (re.fullmatch(r"[0-9]{1,10}", meeting_id) and 0 < int(meeting_id) < 2**31
+            and re.fullmatch(r"[0-9]{12}", stamp)):
+        return False
+    try:
+        datetime.strptime(stamp, STAMP)  # noqa: DTZ007  (only checks the form)
+    except ValueError:
+        return False
+    return True
 
 
 async def answer(ctx: Context, found: Occurrence | None, choice: str) -> Reply:
