@@ -137,3 +137,20 @@ async def test_head_healthz_and_docs_without_network(client: httpx.AsyncClient) 
         assert (await client.get(asset)).status_code == 200, asset
 
 
+
+
+async def test_weeks_are_iso_on_both_databases(client: httpx.AsyncClient, app: App, database_url: str,
+                                               tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    async with app.sessions() as session, session.begin():
+        member = await find_member(session, "test", "u-api-35")
+        assert member is not None
+        for i, day in enumerate((datetime(2027, 1, 1, 12, tzinfo=UTC), datetime(2026, 12, 28, 9, tzinfo=UTC),
+                                 datetime(2027, 1, 4, 9, tzinfo=UTC))):
+            await create_report(session, NewReport(member.id, member.territory_id, "demarche", "35243", "35",
+                                                   "Semaine ISO", "seniors", "normal", (), f"w{i}"), day)
+    headers = {"Authorization": f"Bearer {_token(database_url, tmp_path, '35-fougeres')}"}
+    rows = (await client.get("/api/v1/stats", params={"group_by": "week", "since": "2026-12-01"},
+                             headers=headers)).json()["rows"]
+    assert [r["week"] for r in rows] == ["2026-W53", "2027-W01"]
