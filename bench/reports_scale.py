@@ -91,7 +91,7 @@ async def _measure(url: str, server: Any) -> list[dict[str, Any]]:
     async with app.sessions() as session, session.begin():
         territory = await by_code(session, "35-fougeres")
         assert territory is not None
-        token = (await create_token(session, name="bench", territory_id=territory.id, scopes=("reports:read",),
+        token = (await create_token(session, name="bench", territory_id=territory.id, scopes=("stats", "reports"),
                                     now=NOW, expires_at=None)).token
         ids = await subtree_ids(session, territory.id)
     started = time.perf_counter()

@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot import outbox as outbox_mod
+from bot.cleaning import cleaned
 from bot.clock import Clock
 from bot.config import Settings
 from bot.context import Context
@@ -84,6 +85,7 @@ class Dispatcher:
             await asyncio.gather(*list(self._sending), return_exceptions=True)
 
     async def _handle(self, event: Event, *, background: bool) -> Receipt:
+        event = cleaned(event)  # control characters and NUL bytes never reach a handler nor the database
         self.metrics.messages_in.labels(event.address.platform).inc()
         refusal = self._refusal(event)
         if refusal is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
@@ -24,8 +25,14 @@ def match_choice(text: str, offered: Sequence[Choice]) -> Choice | None:
     starts = {id(c): c for label, c in labels.items() if label.startswith(answer) and len(answer) >= 3}
     if len(starts) == 1:
         return next(iter(starts.values()))
-    best = process.extractOne(answer, list(labels), scorer=fuzz.ratio, score_cutoff=85)
+    # A typo is forgiven in words, never in numbers: « Referent 24 » must not pick « Referent 02 »
+    same_numbers = [label for label in labels if _numbers(label) == _numbers(answer)]
+    best = process.extractOne(answer, same_numbers, scorer=fuzz.ratio, score_cutoff=85)
     return labels[best[0]] if best else None
+
+
+def _numbers(text: str) -> tuple[int, ...]:
+    return tuple(int(n) for n in re.findall(r"\d+", text))
 
 
 def closest(word: str, known: Iterable[str]) -> str | None:

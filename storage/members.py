@@ -76,3 +76,4 @@ async def members_of(session: AsyncSession, territory_ids: list[int]) -> list[Me
     query = (select(Member).where(Member.territory_id.in_(territory_ids), Member.erased_at.is_(None))
              .order_by(Member.id))
     return list((await session.execute(query)).unique().scalars())
+

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Territory
@@ -50,9 +50,13 @@ async def list_reports(session: AsyncSession, f: ApiFilter, *, after_id: int = 0
 
 
 def _week(dialect: str) -> ColumnElement[str]:
+    """ISO 8601 week « 2026-W53 » on both databases (2027-01-01 belongs to 2026-W53)."""
     if dialect == "postgresql":
         return func.to_char(func.timezone("UTC", Report.created_at), 'IYYY-"W"IW')
-    return func.strftime("%Y-W%W", Report.created_at)
+    # SQLite before 3.46 has no %G/%V: the ISO year and week are those of the Thursday of the same Monday-week
+    thursday = func.date(Report.created_at, "-3 days", "weekday 4")
+    week = (cast(func.strftime("%j", thursday), Integer) - 1) / 7 + 1
+    return func.printf("%s-W%02d", func.strftime("%Y", thursday), week)
 
 
 def _month(dialect: str) -> ColumnElement[str]:

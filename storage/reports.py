@@ -118,7 +118,11 @@ async def count_reports(session: AsyncSession, f: ReportFilter) -> int:
 
 
 async def set_status(session: AsyncSession, report: Report, status: str, *, now: datetime, by: int | None,
-                     comment: str | None = None) -> None:
+                     comment: str | None = None) -> bool:
+    """Move a report to `status`; False (nothing changed) when it was withdrawn: a withdrawal is final."""
+    await session.refresh(report, ["status"])  # a detail opened earlier must not act on a stale status
+    if report.status == "withdrawn" or status not in STATUSES:
+        return False
     report.status, report.updated_at, report.handled_by = status, now, by
     if comment:
         report.comment = comment
@@ -129,3 +133,4 @@ async def set_status(session: AsyncSession, report: Report, status: str, *, now:
         report.resolved_at = now
     elif status == "withdrawn":
         report.withdrawn_at = now
+    return True

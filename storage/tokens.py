@@ -13,7 +13,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, intpk, str200, utc
 
-SCOPES = ("reports:read",)
+# What each scope lets a token read (one line each: the CLI and notes/security-readme.md show them). A feature that
+# needs its own export adds its scope here; a token sees only what its scopes name, within its territory subtree.
+SCOPES: dict[str, str] = {
+    "stats": "comptes agrégés (/api/v1/stats), par jour au plus fin, petites cases masquées",
+    "reports": "signalements ligne à ligne, descriptions masquées (/api/v1/reports, /api/v1/reports.csv)",
+}
+DEFAULT_SCOPES = ("stats",)
 PREFIX = "rl_"
 
 
@@ -50,6 +56,8 @@ async def create_token(session: AsyncSession, *, name: str, territory_id: int, s
     unknown = set(scopes) - set(SCOPES)
     if unknown:
         raise ValueError(f"portée inconnue : {', '.join(sorted(unknown))} (possibles : {', '.join(SCOPES)})")
+    if not scopes:
+        raise ValueError(f"au moins une portée est nécessaire (possibles : {', '.join(SCOPES)})")
     token = PREFIX + secrets.token_urlsafe(32)
     row = ApiToken(name=name, token_hash=hash_token(token), hint=token[:10], territory_id=territory_id,
                    scopes=" ".join(scopes), created_at=now, expires_at=expires_at)

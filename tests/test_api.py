@@ -67,7 +67,7 @@ def _token(database_url: str, tmp_path: Path, territory: str, *extra: str) -> st
 
 
 async def test_reports_json_csv_scoped_and_without_authors(api: str, database_url: str, tmp_path: Path) -> None:
-    token = _token(database_url, tmp_path, "35-fougeres")
+    token = _token(database_url, tmp_path, "35-fougeres", "--scope", "reports")
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(base_url=api, headers=headers) as client:
         first = (await client.get("/api/v1/reports", params={"limit": 4})).json()
@@ -93,14 +93,15 @@ async def test_stats_suppress_small_cells(api: str, database_url: str, tmp_path:
         by_commune = (await client.get("/api/v1/stats", params={"group_by": "commune,theme"})).json()
         weekly = await client.get("/api/v1/stats", params={"group_by": "territory,week"})
     cells = {row["theme"]: row for row in stats["rows"]}
-    assert cells["demarche"]["count"] == 5
+    # 5 « demarche », 2 « connexion »: hiding only the 2 would leave it as (total 7) - 5, so both are hidden
     assert cells["connexion"] == {"theme": "connexion", "count": None, "suppressed": True}
+    assert cells["demarche"] == {"theme": "demarche", "count": None, "suppressed": True}
     assert all(r["count"] is None or r["count"] >= 3 for r in by_commune["rows"])
     assert weekly.status_code == 200 and all(r["territory"] == "35-fougeres" for r in weekly.json()["rows"])
 
 
 async def test_errors_401_403_400_with_json_bodies(api: str, database_url: str, tmp_path: Path) -> None:
-    token = _token(database_url, tmp_path, "35-fougeres")
+    token = _token(database_url, tmp_path, "35-fougeres", "--scope", "reports,stats")
     async with httpx.AsyncClient(base_url=api) as client:
         missing = await client.get("/api/v1/reports")
         invalid = await client.get("/api/v1/reports", headers={"Authorization": "Bearer rl_nope"})
@@ -116,7 +117,7 @@ async def test_errors_401_403_400_with_json_bodies(api: str, database_url: str, 
 async def test_revoked_tokens_are_refused_and_tokens_are_stored_hashed(
     api: str, app: App, database_url: str, tmp_path: Path
 ) -> None:
-    token = _token(database_url, tmp_path, "35-fougeres")
+    token = _token(database_url, tmp_path, "35-fougeres", "--scope", "reports")
     listing = relais(database_url, tmp_path, "token", "list").stdout
     assert token not in listing and token[:10] in listing
     async with app.sessions() as session:

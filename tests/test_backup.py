@@ -206,3 +206,59 @@ def test_backup_and_restore_from_the_command_line(tmp_path: Path) -> None:
     assert "Erreur" in refused.stderr and "--force" in refused.stderr and "Traceback" not in refused.stderr
     forced = relais("restore", "sauvegarde.tar.gz", "--force")
     assert forced.returncode == 0 and "restaurée" in forced.stdout
+
+
+def test_restore_checks_the_archived_database_before_saying_restored(tmp_path: Path) -> None:
+    settings = Settings(database_url=f"sqlite:///{tmp_path / 'relais.db'}", data_dir=tmp_path / "data",
+                        _env_file=None)  # type: ignore[call-arg]
+    migrate(settings.database_url)
+    done = create_backup(settings, str(tmp_path / "b.tar.gz"), NOW)
+    with tarfile.open(done.path) as source:
+        manifest = json.loads(source.extractfile("manifest.json").read())  # type: ignore[union-attr]
+    garbage = archive(tmp_path / "garbage.tar.gz", manifest, "database.sqlite3")
+    with pytest.raises(BackupError, match="illisible ou abîmée"):
+        restore_backup(settings, str(garbage), force=True)
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("create table notes (x)").connection.commit()
+    foreign = tmp_path / "foreign.tar.gz"
+    with tarfile.open(foreign, "w:gz") as tar:
+        body = json.dumps(manifest).encode()
+        info = tarfile.TarInfo("manifest.json")
+        info.size = len(body)
+        tar.addfile(info, io.BytesIO(body))
+        tar.add(other, arcname="database.sqlite3")
+    with pytest.raises(BackupError, match="n'est pas celle de relais"):
+        restore_backup(settings, str(foreign), force=True)
+    assert sqlite3.connect(tmp_path / "relais.db").execute("select count(*) from member").fetchone()  # intact
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+    env.update(RELAIS_DATABASE_URL=settings.database_url, RELAIS_DATA_DIR=str(settings.data_dir))
+    result = subprocess.run([sys.executable, "-m", "bot", "restore", "--force", str(garbage)], capture_output=True,
+                            text=True, timeout=120, env=env, cwd=tmp_path)
+    assert result.returncode == 1 and "restaurée" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr and "rien n'a été restauré" in result.stderr
+
+
+def test_command_line_in_french_and_bad_values_refused(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RELAIS_")}
+    env.update(RELAIS_DATABASE_URL=f"sqlite:///{tmp_path / 'relais.db'}", RELAIS_DATA_DIR=str(tmp_path / "data"))
+
+    def relais(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "bot", *args], capture_output=True, text=True, timeout=120,
+                              env=env, cwd=tmp_path)
+
+    helped = relais("--help").stdout + relais("token", "create", "--help").stdout
+    assert "usage : relais" in helped and "arguments positionnels" in helped and "afficher cette aide" in helped
+    for english in ("positional arguments", "show this help", "start the bot", "usage: "):
+        assert english not in helped
+    missing = relais("restore")
+    assert "arguments obligatoires manquants" in missing.stderr and "erreur" in missing.stderr
+    overflow = relais("token", "create", "--name", "x", "--territory", "35", "--expires", "99999999d")
+    assert overflow.returncode == 2 and "durée trop longue" in overflow.stderr and "Traceback" not in overflow.stderr
+    never = relais("invite", "--role", "referent", "--territory", "35", "--uses", "0")
+    assert never.returncode == 2 and "de 1 à 10000" in never.stderr and not never.stdout
+    created = relais("token", "create", "--name", "Tableau", "--territory", "35-fougeres", "--scope", "stats,reports",
+                     "--expires", "30d")
+    assert created.returncode == 0, created.stderr
+    listing = relais("token", "list").stdout
+    assert "35-fougeres" in listing and "stats,reports" in listing and re.search(r"\d{2}/\d{2}/\d{4}", listing)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import func, select, text
 
 from bot.app import App
@@ -87,3 +89,20 @@ async def test_a_member_is_not_welcomed_twice(app: App, transport: FakeTransport
     again = (await member_chat.say(f"/start {code}"))[0].text
     assert "déjà membre" in again
     assert "Bienvenue" in (await Chat(app, transport, "u-other").say(f"/start {code}"))[0].text
+
+
+async def test_guessing_codes_is_slowed_down_and_logged(app: App, transport: FakeTransport, clock: FrozenClock,
+                                                        caplog: pytest.LogCaptureFixture) -> None:
+    code = await _invite(app)
+    guesser = Chat(app, transport, "u-guess-5521", name="Devin")
+    caplog.set_level(logging.WARNING)
+    for i in range(5):
+        assert "pas valable" in (await guesser.say(f"/start ABCDE-FGH{i:02d}"))[0].text
+    refused = (await guesser.say(f"/start {code}"))[0].text  # even the right code: no more tries for a while
+    assert "Trop de codes erronés" in refused and "Réessayez dans 10 min" in refused
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "wrong invitation code (5 in 10 min" in logged and "refused without checking" in logged
+    assert "ABCDE" not in logged and code not in logged and "u-guess-5521" not in logged and "Devin" not in logged
+    assert "code d'invitation" in (await guesser.say("/moi"))[0].text  # not joined
+    clock.advance(timedelta(minutes=10, seconds=1))
+    assert "Bienvenue Devin" in (await guesser.say(f"/start {code}"))[0].text

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from bot.app import App
 from bot.clock import FrozenClock
-from bot.events import TextReceived
+from bot.events import ChoiceMade, TextReceived
 from bot.flood import FloodGuard
 from storage.reports import Report
 from tests.chat import FakeTransport
@@ -103,3 +103,41 @@ async def test_flood_guard_warns_once_then_stays_silent(app: App, transport: Fak
 async def test_overlong_messages_get_a_clear_limit(app: App, transport: FakeTransport) -> None:
     chat = await joined(app, transport, "referent", "u-long", territory="35-fougeres")
     assert "4000 caractères" in await chat.text("a" * 5000)
+
+
+async def test_removal_only_of_lower_roles_in_ones_subtree(app: App, transport: FakeTransport) -> None:
+    await joined(app, transport, "admin", "u-rm-admin", territory="35-fougeres", name="Alice Admin")
+    await joined(app, transport, "coordinator", "u-rm-peer", territory="35-fougeres", name="Paul Pair")
+    await joined(app, transport, "referent", "u-rm-ref", territory="35-fougeres", name="Rémi Référent")
+    coordinator = await joined(app, transport, "coordinator", "u-rm-coord", territory="35-fougeres")
+    labels = [c.label for c in (await coordinator.say("/retirer_membre"))[0].choices]
+    assert "Rémi Référent" in labels and "Alice Admin" not in labels and "Paul Pair" not in labels
+    for name in ("Alice Admin", "Paul Pair"):  # typed, or a forged button press: refused all the same
+        assert "Aucun membre que vous pouvez retirer" in await coordinator.text(name)
+    async with app.sessions() as session:
+        admin_id = (await session.execute(text("select id from member where display_name = 'Alice Admin'"))).scalar()
+    prompt = transport.to("u-rm-coord")[-1].prompt_id or next(r.prompt_id for r in reversed(
+        transport.to("u-rm-coord")) if r.prompt_id)
+    await app.dispatcher.handle(ChoiceMade(coordinator.address, prompt, str(admin_id), "forged-1"))
+    dump = await dump_tables(app)
+    assert "Alice Admin" in dump and "Paul Pair" in dump
+
+
+async def test_removal_finds_the_right_member_among_many(app: App, transport: FakeTransport) -> None:
+    for i in range(1, 26):
+        await joined(app, transport, "referent", f"u-many-{i:02d}", territory="35-fougeres", name=f"Referent {i:02d}")
+    coordinator = await joined(app, transport, "coordinator", "u-many-coord", territory="35-fougeres")
+    first = (await coordinator.say("/retirer_membre"))[0]
+    assert "1–8 sur" in first.text and any(c.label.startswith("Suivants") for c in first.choices)
+    confirm = await coordinator.text("Referent 24")  # not on the page shown: searched, never « Referent 02 »
+    assert "**Referent 24**" in confirm
+    await coordinator.pick("Non, garder")
+    direct = await coordinator.text("/retirer_membre referent 7")
+    assert "**Referent 07**" in direct
+    await coordinator.pick("Oui, supprimer")
+    pages = [await coordinator.say("/retirer_membre")]
+    while any(c.id == "next" for c in pages[-1][0].choices):
+        pages.append(await coordinator.pick("Suivants"))
+    seen = [c.label for page in pages for c in page[0].choices if c.label.startswith("Referent")]
+    assert len(seen) == 24 == len(set(seen)) and "Referent 07" not in seen and "Referent 25" in seen
+    assert "Referent 07" not in await dump_tables(app)

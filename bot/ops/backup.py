@@ -263,14 +263,57 @@ def restore_backup(settings: Settings, source: str, *, force: bool = False, pg_b
             raise BackupError(t("backup.not_archive", path=source, error=error)) from error
         dump = staged / DATABASE_MEMBERS[manifest.database]
         if manifest.database == "sqlite":
+            verify_sqlite(dump, manifest)
             _replace_sqlite(dump, sqlite_path(settings))
         else:
             major = database_state(settings)[2]
+            verify_pgdump(dump, manifest, pg_tool("pg_restore", major, bindir=pg_bindir))
             _run_pg(pg_tool("pg_restore", major, bindir=pg_bindir), [
                 "--clean", "--if-exists", "--no-owner", "--no-privileges", "--single-transaction",
                 "--exit-on-error", str(dump)], settings, major)
         _put_data(staged / DATA, settings.data_dir.resolve())
     return manifest
+
+
+EXPECTED_TABLES = ("alembic_version", "territory", "member", "identity", "invitation", "report")
+
+
+def verify_sqlite(dump: Path, manifest: Manifest) -> None:
+    """The archive's database before it replaces anything: readable, intact, relais's tables, the stated schema."""
+    with dump.open("rb") as f:
+        if f.read(16) != SQLITE_HEADER:
+            raise BackupError(t("backup.bad_database", error="ce n'est pas une base SQLite"))
+    try:
+        conn = sqlite3.connect(f"file:{dump}?mode=ro", uri=True)
+        try:
+            check = conn.execute("PRAGMA integrity_check").fetchone()[0]
+            tables = {name for (name,) in conn.execute("select name from sqlite_master where type = 'table'")}
+            revision = ",".join(sorted(r for (r,) in conn.execute("select version_num from alembic_version"))) \
+                if "alembic_version" in tables else ""
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as error:
+        raise BackupError(t("backup.bad_database", error=error)) from error
+    _verdict(check, tables, revision, manifest)
+
+
+def verify_pgdump(dump: Path, manifest: Manifest, pg_restore: Path) -> None:
+    """A pg_dump archive that pg_restore can read, holding relais's tables."""
+    listing = subprocess.run([str(pg_restore), "--list", str(dump)], capture_output=True, text=True, check=False)
+    if listing.returncode != 0:
+        raise BackupError(t("backup.bad_database", error=" ".join(listing.stderr.split())[:200] or "illisible"))
+    tables = set(re.findall(r"\bTABLE (?:DATA )?\S+ (\w+)", listing.stdout))
+    _verdict("ok", tables, manifest.schema_revision, manifest)
+
+
+def _verdict(check: str, tables: set[str], revision: str, manifest: Manifest) -> None:
+    if check != "ok":
+        raise BackupError(t("backup.bad_database", error=check[:200]))
+    missing = [name for name in EXPECTED_TABLES if name not in tables]
+    if missing:
+        raise BackupError(t("backup.missing_tables", tables=", ".join(missing)))
+    if revision != manifest.schema_revision:
+        raise BackupError(t("backup.wrong_revision", found=revision or "aucune", stated=manifest.schema_revision))
 
 
 def _open_source(source: str, stdin: IO[bytes] | None) -> IO[bytes]:

@@ -243,9 +243,12 @@ async def _token_create(session: AsyncSession, args: argparse.Namespace, now: da
 
 
 async def _token_list(session: AsyncSession, args: argparse.Namespace, now: datetime) -> int:
+    codes = {territory.id: territory.code for territory in await all_territories(session)}
     for row in await all_tokens(session):
         state = "révoqué" if row.revoked_at else "expiré" if row.expires_at and row.expires_at <= now else "actif"
-        print(f"{row.id}\t{row.name}\t{row.hint}…\t{row.scopes}\t{state}")
+        expires = f"{row.expires_at:%d/%m/%Y}" if row.expires_at else "jamais"
+        print(f"{row.id}\t{row.name}\t{row.hint}…\t{codes.get(row.territory_id, '?')}\t"
+              f"{row.scopes.replace(' ', ',')}\t{expires}\t{state}")
     return 0
 
 

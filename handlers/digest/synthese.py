@@ -13,6 +13,7 @@ from bot.context import Context
 from bot.events import Address, Attachment, Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
+from bot.markup import literal
 from bot.outbox import enqueue
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
@@ -125,7 +126,7 @@ async def on_demand(event: TextReceived, ctx: Context) -> Reply:
         return Reply(t("digest.territory_refused", code=code or ""))
     tz = ZoneInfo(territory.timezone)
     if words and words[0].lower() not in PERIOD_WORDS:
-        return Reply(t("digest.bad_period", text=" ".join(words)[:40]))
+        return Reply(t("digest.bad_period", text=literal(" ".join(words)[:40])))
     try:
         period = parse_period([w.lower() for w in words], ctx.now, tz)
     except DateError as error:
@@ -142,6 +143,9 @@ async def link(event: TextReceived, ctx: Context) -> Reply:
         Territory, ctx.member.territory_id)
     if territory is None:
         return Reply(t("digest.territory_refused", code=code))
+    current = await group_of(ctx.session, ctx.address.platform, ctx.address.chat_id)
+    if current is not None and not await oversees(ctx, current.territory_id):  # another network's digest
+        return Reply(t("digest.link_taken"))
     await link_group(ctx.session, platform=ctx.address.platform, chat_id=ctx.address.chat_id,
                      territory_id=territory.id, member_id=ctx.member.id, now=ctx.now)
     await audit.record(ctx.session, now=ctx.now, action="group.linked", actor_id=ctx.member.id,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import Router
 from handlers.access import oversees
 from handlers.meetings.messages import (
@@ -18,6 +22,7 @@ from handlers.meetings.messages import (
     when,
 )
 from storage.meetings import (
+    STAMP,
     Meeting,
     Occurrence,
     ancestor_ids,
@@ -67,7 +72,7 @@ async def list_meetings(_event: TextReceived, ctx: Context) -> Reply:
     lines = [t("meetings.list_title")]
     for found in upcoming:
         mine = (await answers_for(ctx.session, found)).get(ctx.member.id)
-        lines.append(t("meetings.list_line", title=found.meeting.title, when=when(found.starts_at, ctx.tz),
+        lines.append(t("meetings.list_line", title=literal(found.meeting.title), when=when(found.starts_at, ctx.tz),
                        place=found.meeting.place, answer=answer_label(mine)))
     ctx.conversation.goto("meeting.list")
     choices = tuple(Choice(f"{o.meeting.id}:{o.stamp}", t("meetings.open", title=o.meeting.title[:40],
@@ -96,8 +101,8 @@ async def detail(ctx: Context, found: Occurrence) -> Reply:
     """The date, place, rule and my answer; for the network's coordinators, the answers so far."""
     assert ctx.member is not None
     meeting, answers = found.meeting, await answers_for(ctx.session, found)
-    lines = [t("meetings.detail", title=meeting.title, when=when(found.starts_at, ctx.tz), place=meeting.place,
-               recurrence=meeting_recurrence(meeting), network=meeting.territory.name)]
+    lines = [t("meetings.detail", title=literal(meeting.title), when=when(found.starts_at, ctx.tz),
+               place=literal(meeting.place), recurrence=meeting_recurrence(meeting), network=meeting.territory.name)]
     choices: tuple[Choice, ...] = ()
     if managing := await manages(ctx, meeting):
         lines.append(await counts(ctx, found, answers))
@@ -131,9 +136,26 @@ async def counts(ctx: Context, found: Occurrence, answers: dict[int, str]) -> st
 @router.action(RSVP_PROMPT)
 async def answered_button(event: ChoiceMade, ctx: Context) -> Reply:
     """A button of a reminder or notice, pressed whenever: the id says which meeting and date."""
-    parsed = parse_answer(event.choice_id)
-    found = await load(ctx, parsed[0], parsed[1]) if parsed else None
-    return await answer(ctx, found, parsed[2] if parsed else "")
+    parsed = parse_answer(event.choice_id) if _well_formed(event.choice_id) else None
+    if parsed is None:  # a forged or mangled payload: an answer, never an error
+        return Reply(t("meetings.stale_choice"))
+    return await answer(ctx, await load(ctx, parsed[0], parsed[1]), parsed[2])
+
+
+def _well_formed(choice_id: str) -> bool:
+    """« 12:202603121300:yes »: an id that fits the database, a real UTC minute."""
+    parts = choice_id.split(":")
+    if len(parts) != 3:
+        return False
+    meeting_id, stamp, _ = parts
+    if not (re.fullmatch(r"[0-9]{1,10}", meeting_id) and 0 < int(meeting_id) < 2**31
+            and re.fullmatch(r"[0-9]{12}", stamp)):
+        return False
+    try:
+        datetime.strptime(stamp, STAMP)  # noqa: DTZ007  (only checks the form)
+    except ValueError:
+        return False
+    return True
 
 
 async def answer(ctx: Context, found: Occurrence | None, choice: str) -> Reply:
@@ -143,5 +165,5 @@ async def answer(ctx: Context, found: Occurrence | None, choice: str) -> Reply:
     if not await is_invited(ctx, found.meeting):
         return Reply(t("meetings.not_invited"))
     await set_answer(ctx.session, found, ctx.member.id, choice, ctx.now)
-    return Reply(t("meetings.answered", answer=answer_label(choice), title=found.meeting.title,
+    return Reply(t("meetings.answered", answer=answer_label(choice), title=literal(found.meeting.title),
                    day=day_text(found.starts_at, ctx.tz)))

@@ -8,6 +8,7 @@ from datetime import datetime
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.notify import notify_members
 from bot.router import Router
 from handlers.dates.french import DateError, parse_when
@@ -46,7 +47,7 @@ async def chose_in_detail(event: ChoiceMade, ctx: Context) -> Reply:
         return Reply(t("meetings.ask_move", when=when(found.starts_at, found.meeting.tz)))
     ctx.conversation.goto("meeting.change", change=event.choice_id)
     choices = (Choice("ok", t(f"meetings.yes_{event.choice_id}")), Choice("no", t("meetings.keep")))
-    return Reply(t(f"meetings.confirm_{event.choice_id}", title=found.meeting.title,
+    return Reply(t(f"meetings.confirm_{event.choice_id}", title=literal(found.meeting.title),
                    when=when(found.starts_at, found.meeting.tz)), choices=choices, choices_per_row=2)
 
 
@@ -64,7 +65,7 @@ async def typed_new_date(event: TextReceived, ctx: Context) -> Reply:
         return Reply(error.message)
     ctx.conversation.goto("meeting.change", change="move", new=moment.isoformat())
     choices = (Choice("ok", t("meetings.confirm")), Choice("edit", t("meetings.correct")))
-    return Reply(t("meetings.confirm_move", title=found.meeting.title, old=when(found.starts_at, tz),
+    return Reply(t("meetings.confirm_move", title=literal(found.meeting.title), old=when(found.starts_at, tz),
                    new=when(moment, tz)), choices=choices, choices_per_row=2)
 
 
@@ -112,7 +113,8 @@ async def notify(ctx: Context, found: Occurrence, prefix: str, reply: MemberRepl
 
 def stopped(found: Occurrence) -> MemberReply:
     def reply(member: Member) -> Reply:
-        return Reply(t("meetings.stopped", title=found.meeting.title, when=when(found.starts_at, zone(member))))
+        return Reply(t("meetings.stopped", title=literal(found.meeting.title),
+                       when=when(found.starts_at, zone(member))))
     return reply
 
 
@@ -120,7 +122,8 @@ def cancelled(found: Occurrence) -> MemberReply:
     invitation = ics(found, cancelled=True)
 
     def reply(member: Member) -> Reply:
-        return Reply(t("meetings.cancelled", title=found.meeting.title, when=when(found.starts_at, zone(member))),
+        return Reply(t("meetings.cancelled", title=literal(found.meeting.title),
+                       when=when(found.starts_at, zone(member))),
                      attachment=invitation)
     return reply
 
@@ -130,8 +133,8 @@ def moved(old: Occurrence, new: Occurrence, answers: dict[int, str]) -> MemberRe
 
     def reply(member: Member) -> Reply:
         tz, mine = zone(member), answers.get(member.id)
-        text = t("meetings.moved", title=new.meeting.title, old=when(old.starts_at, tz), new=when(new.starts_at, tz),
-                 place=new.meeting.place)
+        text = t("meetings.moved", title=literal(new.meeting.title), old=when(old.starts_at, tz),
+                 new=when(new.starts_at, tz), place=literal(new.meeting.place))
         text += "\n" + (t("meetings.answer_kept", answer=answer_label(mine)) if mine else t("meetings.reminder_ask"))
         return Reply(text, choices=answer_choices(new), prompt_id=RSVP_PROMPT, choices_per_row=3,
                      attachment=invitation)

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import french
 from bot.events import Attachment, Choice, Reply
 from bot.i18n import t
+from bot.markup import literal
 from handlers.dates.french import WEEKDAYS, format_when
 from handlers.meetings.calendar import CalendarEvent, attachment
 from storage.meetings import ANSWERS, Meeting, Occurrence, nth_weekday, rule_months
@@ -99,7 +100,7 @@ def days_until(found: Occurrence, now: datetime, tz: ZoneInfo) -> str:
 def reminder(found: Occurrence, member: Member, *, now: datetime, answer: str | None, late: bool,
              invitation: Attachment | None) -> Reply:
     tz = zone_of(member)
-    lines = [t("meetings.reminder", title=found.meeting.title, relative=days_until(found, now, tz),
+    lines = [t("meetings.reminder", title=literal(found.meeting.title), relative=days_until(found, now, tz),
                when=when(found.starts_at, tz), place=found.meeting.place)]
     lines.append(t("meetings.reminder_answered", answer=answer_label(answer)) if answer
                  else t("meetings.reminder_ask"))

@@ -12,6 +12,7 @@ from bot.context import Context
 from bot.events import Choice, Reply
 from bot.form import Field, Form, Parsed, question
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import COORDINATORS, CommandCall, Router
 from handlers.dates.french import DateError, parse_when
 from handlers.meetings import answers as meeting_answers
@@ -148,7 +149,7 @@ async def summary(ctx: Context, data: dict[str, Any]) -> str:
     assert ctx.member is not None
     new = draft(ctx, data)
     offsets = (await reminder_offsets(ctx.session)).get(ctx.member.territory_id, ())
-    text = t("meetings.summary", title=new.title, when=when(new.starts_at, ctx.tz), place=new.place,
+    text = t("meetings.summary", title=literal(new.title), when=when(new.starts_at, ctx.tz), place=literal(new.place),
              duration=duration_text(data["duration"]),
              recurrence=recurrence(new.starts_at.astimezone(ctx.tz), data["every"]),
              network=french.of(ctx.member.territory.name), offsets=offsets_text(offsets))
@@ -170,7 +171,7 @@ async def save(ctx: Context, data: dict[str, Any], key: str) -> list[Reply]:
     await audit.record(ctx.session, now=ctx.now, action="meeting.created", actor_id=ctx.member.id,
                        target=str(meeting.id))
     people = len(await invited(ctx.session, meeting))
-    return [Reply(t("meetings.saved", title=meeting.title, network=french.of(meeting.territory.name),
+    return [Reply(t("meetings.saved", title=literal(meeting.title), network=french.of(meeting.territory.name),
                     people=people))]
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from bot.i18n import has, t
+from bot.markup import literal
 from storage.structures import Hit, Structure, open_state, parse_hours, unpack, zone_of
 from storage.themes import themes
 
@@ -102,7 +103,7 @@ def card(number: int, hit: Hit, now: datetime, tz: ZoneInfo) -> str:
     s = hit.structure
     address = ", ".join(p for p in (s.address, f"{s.postal_code} {s.commune}".strip()) if p)
     booking = t("partners.booking", url=s.booking) if s.booking.startswith("http") else ""
-    lines = [t("partners.card_title", number=number, name=s.name), where_line(hit), address,
+    lines = [t("partners.card_title", number=number, name=literal(s.name)), where_line(hit), address,
              t("partners.phone", phone=phone_text(s.phone)) if s.phone else "", hours_line(s, now, tz),
              welcome_line(s), services_line(s), booking, t("partners.map", url=url) if (url := map_url(s)) else "",
              f"_{t('partners.local_mark')}_" if s.local else "", f"_{t('partners.missing_mark')}_" if s.missing else ""]

@@ -8,6 +8,7 @@ from bot.context import Context
 from bot.events import Choice, Reply
 from bot.form import Field, Form, Parsed, Read, question
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import COORDINATORS, CommandCall, Router
 from handlers import places
 from handlers.partners.cards import hours_text
@@ -57,7 +58,7 @@ async def read_commune(text: str, ctx: Context) -> Parsed:
         return Parsed.ok(resolution.commune.insee)
     if resolution.candidates:
         return Parsed.again(places.which(resolution), places.candidate_choices(resolution))
-    return Parsed.again(t("partners.commune_unknown", text=text.strip()[:40]))
+    return Parsed.again(t("partners.commune_unknown", text=literal(text.strip()[:40])))
 
 
 def read_text(field: str) -> Read:
@@ -120,7 +121,7 @@ FIELDS = (
 async def summary(_ctx: Context, data: dict[str, Any]) -> str:
     none = t("partners.edit_none")
     labels = [s.short for theme_id in data["services"] if (s := themes().service(theme_id))]
-    return t("partners.edit_summary", name=data["name"], commune=places.label(data["commune"]),
+    return t("partners.edit_summary", name=literal(data["name"]), commune=places.label(data["commune"]),
              address=data["address"] or none, phone=data["phone"] or none, services=", ".join(labels),
              hours=hours_text(data["hours"]) if data["hours"] else none)
 
@@ -131,7 +132,7 @@ async def save(ctx: Context, data: dict[str, Any], _key: str) -> list[Reply]:
     row = await save_local(ctx.session, values(data, existing), ctx.now, existing)
     await audit.record(ctx.session, now=ctx.now, action="structure.saved", actor_id=ctx.member.id,
                        target=f"{row.source}:{row.source_id}")
-    return [Reply(t("partners.edit_saved", name=row.name, commune=places.label(row.insee)))]
+    return [Reply(t("partners.edit_saved", name=literal(row.name), commune=places.label(row.insee)))]
 
 
 FORM = Form("partner_edit", FIELDS, summary=summary, submit=save, confirm_label=t("partners.edit_save"),

@@ -11,16 +11,19 @@ from bot.context import Context
 from bot.events import Attachment, Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
-from bot.router import COORDINATORS, Outcome, Router
-from handlers.access import oversees, visible_territories
+from bot.markup import literal
+from bot.router import COORDINATORS, CommandCall, Outcome, Router
+from handlers.access import visible_territories
 from storage import audit
 from storage.erasure import apply_retention, erase_member, export_member
-from storage.models import Member
+from storage.models import ROLES, Member
+from storage.normalize import fold
 
 router = Router("privacy")
 log = logging.getLogger(__name__)
 
 CONFIRM = (Choice("yes", "Oui, supprimer"), Choice("no", "Non, garder"))
+REMOVE_PAGE = 8
 
 
 def notice(ctx: Context) -> str:
@@ -59,25 +62,81 @@ async def forget_confirmed(event: ChoiceMade, ctx: Context) -> Reply | Outcome:
     return Outcome((Reply(t("privacy.forgotten")),), forget_chat=True)
 
 
-@router.command("retirer_membre", roles=COORDINATORS, help_key="privacy.help_remove", order=40)
-async def remove_member(_event: TextReceived, ctx: Context) -> Reply:
+async def removable(ctx: Context) -> list[Member]:
+    """Members one may erase: of a lower role (an admin is never erased by a coordinator), in one's subtree."""
     assert ctx.member is not None
-    query = select(Member).where(Member.erased_at.is_(None), Member.id != ctx.member.id).order_by(Member.display_name)
+    lower = ROLES[:ROLES.index(ctx.member.role)]
+    query = (select(Member).where(Member.erased_at.is_(None), Member.id != ctx.member.id, Member.role.in_(lower))
+             .order_by(Member.display_name, Member.id))
     if (scope := await visible_territories(ctx)) is not None:
         query = query.where(Member.territory_id.in_(scope))
-    members = list((await ctx.session.execute(query.limit(20))).unique().scalars())
+    return list((await ctx.session.execute(query)).unique().scalars())
+
+
+def matching(members: list[Member], query: str) -> list[Member]:
+    """The exact name if it is there (« Referent 2 » is not « Referent 24 »), else every name holding all words."""
+    wanted = fold(query)
+    exact = [m for m in members if fold(m.display_name) == wanted]
+    return exact or [m for m in members if all(_holds(fold(m.display_name), w) for w in wanted.split())]
+
+
+def _holds(name: str, word: str) -> bool:
+    """A number matches the same number (« 7 » is « 07 », never « 17 »); a word of 3+ letters a part of a word."""
+    if word.isdigit():
+        return any(part.isdigit() and int(part) == int(word) for part in name.split())
+    return word in name.split() or (len(word) >= 3 and word in name)
+
+
+async def member_page(ctx: Context, *, query: str = "", offset: int = 0) -> Reply:
+    """One page of the members one may erase (those matching `query`), with « Suivants » / « Précédents »."""
+    found = await removable(ctx)
+    members = matching(found, query) if query else found
     if not members:
+        if query and found:
+            ctx.conversation.goto("privacy.remove", query="", offset=0)
+            return Reply(t("privacy.remove_no_match", query=literal(query[:40])))
+        ctx.conversation.end()
         return Reply(t("privacy.remove_none"))
-    ctx.conversation.goto("privacy.remove")
-    return Reply(t("privacy.remove_which"), choices=tuple(Choice(str(m.id), m.display_name[:60]) for m in members))
+    if len(members) == 1 and query:
+        return confirm(ctx, members[0])
+    offset = min(max(offset, 0), (len(members) - 1) // REMOVE_PAGE * REMOVE_PAGE)
+    shown = members[offset:offset + REMOVE_PAGE]
+    choices = [Choice(str(m.id), m.display_name[:60]) for m in shown]
+    if offset > 0:
+        choices.append(Choice("prev", t("privacy.remove_prev")))
+    if offset + REMOVE_PAGE < len(members):
+        choices.append(Choice("next", t("privacy.remove_next")))
+    ctx.conversation.goto("privacy.remove", query=query, offset=offset)
+    text = t("privacy.remove_which", first=offset + 1, last=offset + len(shown), total=len(members))
+    return Reply(text, choices=tuple(choices))
+
+
+def confirm(ctx: Context, member: Member) -> Reply:
+    ctx.conversation.goto("privacy.remove_confirm", member=member.id)
+    return Reply(t("privacy.remove_confirm", name=literal(member.display_name)), choices=CONFIRM, choices_per_row=2)
+
+
+@router.command("retirer_membre", roles=COORDINATORS, help_key="privacy.help_remove", order=40)
+async def remove_member(call: CommandCall, ctx: Context) -> Reply:
+    return await member_page(ctx, query=call.args)
+
+
+@router.step("privacy.remove")
+async def remove_search(event: TextReceived, ctx: Context) -> Reply:
+    return await member_page(ctx, query=event.text.strip())
 
 
 @router.choice("privacy.remove")
 async def remove_chosen(event: ChoiceMade, ctx: Context) -> Reply:
-    chosen = ctx.conversation.find_choice(event.choice_id)
-    ctx.conversation.goto("privacy.remove_confirm", member=int(event.choice_id))
-    return Reply(t("privacy.remove_confirm", name=chosen.label if chosen else "?"), choices=CONFIRM,
-                 choices_per_row=2)
+    data = ctx.conversation.data
+    if event.choice_id in ("next", "prev"):
+        step = REMOVE_PAGE if event.choice_id == "next" else -REMOVE_PAGE
+        return await member_page(ctx, query=data.get("query", ""), offset=data.get("offset", 0) + step)
+    chosen = next((m for m in await removable(ctx) if str(m.id) == event.choice_id), None)
+    if chosen is None:  # gone meanwhile, or a forged press
+        ctx.conversation.end()
+        return Reply(t("privacy.remove_cancelled"))
+    return confirm(ctx, chosen)
 
 
 @router.choice("privacy.remove_confirm")
@@ -85,13 +144,12 @@ async def remove_confirmed(event: ChoiceMade, ctx: Context) -> Reply:
     assert ctx.member is not None
     target_id = ctx.conversation.data["member"]
     ctx.conversation.end()
-    target = await ctx.session.get(Member, target_id)
-    if (event.choice_id != "yes" or target is None or target.erased_at is not None
-            or not await oversees(ctx, target.territory_id)):
+    target = next((m for m in await removable(ctx) if m.id == target_id), None)  # the rule, checked again
+    if event.choice_id != "yes" or target is None:
         return Reply(t("privacy.remove_cancelled"))
     await erase_member(ctx.session, target, ctx.now)
     await audit.record(ctx.session, now=ctx.now, action="member.erased", actor_id=ctx.member.id,
-                       target=f"member:{target_id}", by="coordinator")
+                       target=f"member:{target_id}", by=ctx.member.role)
     return Reply(t("privacy.removed"))
 
 

@@ -8,6 +8,7 @@ from bot.context import Context
 from bot.events import Reply
 from bot.form import Field, Form, Parsed, question
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import CommandCall, Router
 
 router = Router("profile")
@@ -23,13 +24,13 @@ async def read_name(text: str, _ctx: Context) -> Parsed:
 
 
 async def summary(_ctx: Context, data: dict[str, Any]) -> str:
-    return t("profile.confirm", name=data["name"])
+    return t("profile.confirm", name=literal(data["name"]))
 
 
 async def save(ctx: Context, data: dict[str, Any], _key: str) -> list[Reply]:
     assert ctx.member is not None
     ctx.member.display_name = data["name"]
-    return [Reply(t("profile.done", name=ctx.member.display_name))]
+    return [Reply(t("profile.done", name=literal(ctx.member.display_name)))]
 
 
 FORM = Form("profile", (Field("name", t("profile.field_name"), question(t("profile.ask")), read=read_name),),

@@ -8,6 +8,7 @@ from bot.context import Context
 from bot.events import Choice, Reply
 from bot.form import Field, Form, Parsed, question
 from bot.i18n import t
+from bot.markup import literal
 from bot.router import CommandCall, Router
 from handlers import places
 from handlers.reports.masking import mask
@@ -87,13 +88,14 @@ async def ask_commune(ctx: Context) -> Reply:
 
 async def read_commune(text: str, ctx: Context) -> Parsed:
     if len(text) > 100:
-        return Parsed.again(t("reports.commune_unknown", text=text[:30] + "…"))
+        shown = mask(text[:30], current_year=ctx.now.year).text
+        return Parsed.again(t("reports.commune_unknown", text=literal(shown) + "…"))
     resolution = await places.resolve(ctx, text)
     if resolution.commune is not None:
         return Parsed.ok(resolution.commune.insee, homonyms=None)
     if resolution.candidates:
         return Parsed.again(places.which(resolution), places.candidate_choices(resolution))
-    return Parsed.again(t("reports.commune_unknown", text=mask(text, current_year=ctx.now.year).text))
+    return Parsed.again(t("reports.commune_unknown", text=literal(mask(text, current_year=ctx.now.year).text)))
 
 
 async def pick_commune(choice_id: str, _ctx: Context) -> Parsed:
@@ -136,7 +138,7 @@ FIELDS = (
 async def summary(_ctx: Context, data: dict[str, Any]) -> str:
     theme = themes().problem(data["theme"])
     return t("reports.summary", theme=theme.label if theme else data["theme"], commune=places.label(data["commune"]),
-             description=data["description"], public=t(f"reports.public_{data['public']}"),
+             description=literal(data["description"]), public=t(f"reports.public_{data['public']}"),
              urgency=t(f"reports.urgency_{data['urgency']}"))
 
 

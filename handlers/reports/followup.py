@@ -7,6 +7,7 @@ from datetime import timedelta
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
+from bot.markup import literal
 from bot.notify import notify_member
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
@@ -98,7 +99,7 @@ async def show_page(ctx: Context) -> Reply:
     shown = f"{data['offset'] + 1}–{data['offset'] + len(reports)}"
     lines = [t("followup.list_title", total=total, shown=shown)]
     for report in reports:
-        lines += [f"- {line(report, ctx)}", f"  _{report.description[:140]}_"]
+        lines += [f"- {line(report, ctx)}", f"  _{literal(report.description[:140])}_"]
     choices = [Choice(str(r.id), t("followup.open", reference=r.reference)) for r in reports]
     if data["offset"] + PAGE < total:
         choices.append(Choice("next", t("followup.next")))
@@ -123,7 +124,8 @@ async def chose_in_list(event: ChoiceMade, ctx: Context) -> Reply:
     text = t("followup.detail", reference=report.reference, theme=theme.label if theme else report.theme,
              commune=places.label(report.commune_insee), public=t(f"reports.public_{report.public}"),
              urgency=t(f"reports.urgency_{report.urgency}"), status=t(f"followup.status_{report.status}"),
-             date=report.created_at.astimezone(ctx.tz).strftime("%d/%m/%Y %H:%M"), description=report.description)
+             date=report.created_at.astimezone(ctx.tz).strftime("%d/%m/%Y %H:%M"),
+             description=literal(report.description))
     choices = (Choice("acknowledged", t("followup.acknowledge")), Choice("resolved", t("followup.resolve")),
                Choice("back", t("followup.back")))
     return Reply(text, choices=choices, choices_per_row=2)
@@ -159,12 +161,13 @@ async def apply_status(ctx: Context, comment: str | None) -> Reply:
     if report is None:
         return Reply(t("followup.not_found"))
     status = data["status"]
-    await set_status(ctx.session, report, status, now=ctx.now, by=ctx.member.id, comment=comment)
+    if not await set_status(ctx.session, report, status, now=ctx.now, by=ctx.member.id, comment=comment):
+        return Reply(t("followup.withdrawn_meanwhile", reference=report.reference))
     await audit.record(ctx.session, now=ctx.now, action=f"report.{status}", actor_id=ctx.member.id,
                        target=report.reference)
     if report.author_id is not None:
         note = t(f"followup.notify_{status}", reference=report.reference)
         if comment:
-            note += "\n" + t("followup.notify_comment", comment=comment)
+            note += "\n" + t("followup.notify_comment", comment=literal(comment))
         await notify_member(ctx.session, report.author_id, f"report:{report.id}:{status}", Reply(note), now=ctx.now)
     return Reply(t(f"followup.done_{status}", reference=report.reference))
