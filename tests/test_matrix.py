@@ -209,8 +209,8 @@ async def test_referent_joins_by_dm_and_runs_a_flow(bots: Callable[..., Awaitabl
     assert "!nom" in help_.source["content"]["body"]
     await camille.ask("!nom", "Quel nom")
     confirm = await camille.ask("Camille Martin, CCAS de Romagné", "Votre nom sera")
-    assert "1. Confirmer\n2. Corriger" in confirm.source["content"]["body"]
-    assert "<ol><li>Confirmer</li><li>Corriger</li></ol>" in confirm.source["content"]["formatted_body"]
+    assert "1. Confirmer\n2. Modifier\n3. Annuler" in confirm.source["content"]["body"]
+    assert "<ol><li>Confirmer</li><li>Modifier</li><li>Annuler</li></ol>" in confirm.source["content"]["formatted_body"]
     await camille.ask("1", "C'est fait")
     profile = await camille.ask("/moi", "Votre profil")
     assert "Camille Martin, CCAS de Romagné" in profile.source["content"]["body"]
