@@ -398,7 +398,8 @@ def test_console_meeting_then_processes_restarted_across_its_reminder_send_it_on
     restarted = _relais(tmp_path, "reminders", "--now", (j1 + timedelta(hours=3)).isoformat())
     assert restarted.returncode == 0, restarted.stderr
     assert restarted.stdout.count("Rappel : réunion demain") == 2  # Claire and Karim, the demo network
-    assert restarted.stdout.count(LATE) == 2 and "rappel 1 jour — mis en file, en retard, 2 message(s)" in restarted.stdout
+    assert restarted.stdout.count(LATE) == 2
+    assert "rappel 1 jour — mis en file, en retard, 2 message(s)" in restarted.stdout
     ics = (tmp_path / "data" / "exports" / "reunion.ics").read_bytes()
     assert f"TZID=Europe/Paris:{day:%Y%m%d}T140000".encode() in ics
 
