@@ -26,6 +26,7 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check bot handlers storage tests bench
 	$(BIN)/mypy bot handlers storage
 	$(BIN)/lint-imports
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/test_architecture.py
 	RELAIS_DATABASE_URL=sqlite:///$(CURDIR)/$(VENV)/db-check.db $(BIN)/relais db-check
 
 test: lint

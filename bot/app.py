@@ -19,7 +19,7 @@ from storage.communes import communes
 from storage.db import make_engine, make_sessionmaker, migrate
 from storage.demo import is_empty, seed_demo, seed_demo_reports
 from storage.meetings import seed_demo_meetings
-from storage.structures import seed_demo_structures
+from storage.structure_import import seed_demo_structures
 
 log = logging.getLogger(__name__)
 

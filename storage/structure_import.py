@@ -333,3 +333,8 @@ async def import_file(session: AsyncSession, path: Path, now: datetime, *, sourc
 async def import_demo(session: AsyncSession, now: datetime) -> ImportReport:
     text = resources.files("storage.reference").joinpath(DEMO_FILE).read_text("utf-8")
     return await upsert(session, DEMO_SOURCE, read_lmn_csv(text), now)
+
+
+async def seed_demo_structures(session: AsyncSession, now: datetime) -> int:
+    """Import storage/reference/demo_structures.csv as source « demo »; returns how many were added."""
+    return (await import_demo(session, now)).added

@@ -359,10 +359,3 @@ async def save_local(session: AsyncSession, values: dict[str, Any], now: datetim
         row.source_id = f"L{row.id:06d}"
     return row
 
-
-async def seed_demo_structures(session: AsyncSession, now: datetime) -> int:
-    """Import storage/reference/demo_structures.csv as source « demo »; returns how many were added."""
-    # Imported here: the importer builds on this module's table.
-    from storage.structure_import import import_demo
-
-    return (await import_demo(session, now)).added

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
@@ -24,6 +25,12 @@ from storage.tokens import ApiToken, all_tokens, create_token
 # The demo identities of `relais console --as …`, as the banner says them.
 CONSOLE_ROLES = {"admin": "administrateur", "coordinator": "coordinateur", "referent": "référent",
                  "coordinator-971": "coordinateur en Guadeloupe", "referent-971": "référent en Guadeloupe"}
+
+
+def install_stop_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
 
 
 def platform_transports(settings: Settings) -> list[Transport]:
@@ -50,8 +57,6 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not transports:  # a service with its API (Docker, systemd): keep it and the scheduler up, say why
         print("Aucune messagerie configurée (RELAIS_TELEGRAM_TOKEN, RELAIS_MATRIX_*) : seuls l'API et les "
               "tâches planifiées tournent.", file=sys.stderr)
-    from bot.__main__ import install_stop_signals
-
     app = App(settings, transports=transports)
     await app.prepare()
     stop = asyncio.Event()
