@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -77,3 +78,13 @@ async def members_of(session: AsyncSession, territory_ids: list[int]) -> list[Me
              .order_by(Member.id))
     return list((await session.execute(query)).unique().scalars())
 
+
+
+async def active_members(session: AsyncSession, *, roles: Sequence[str], territory_ids: Sequence[int] | None,
+                         besides: int) -> list[Member]:
+    """Members not erased, of these roles, in these territories (None: all), by name; `besides` left out."""
+    query = (select(Member).where(Member.erased_at.is_(None), Member.id != besides, Member.role.in_(roles))
+             .order_by(Member.display_name, Member.id))
+    if territory_ids is not None:
+        query = query.where(Member.territory_id.in_(territory_ids))
+    return list((await session.execute(query)).unique().scalars())

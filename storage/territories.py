@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -56,18 +56,45 @@ async def add_territory(session: AsyncSession, *, code: str, name: str, now: dat
     return territory
 
 
+class TerritoryTree:
+    """The région › département › réseau tree, walked here and nowhere else."""
+
+    def __init__(self, parents: dict[int, int | None]) -> None:
+        self.parents = parents
+        self.children: dict[int | None, list[int]] = {}
+        for tid, parent in parents.items():
+            self.children.setdefault(parent, []).append(tid)
+
+    @classmethod
+    async def load(cls, session: AsyncSession) -> TerritoryTree:
+        return cls(dict((await session.execute(select(Territory.id, Territory.parent_id))).tuples().all()))
+
+    def subtree(self, territory_id: int) -> list[int]:
+        """The territory and all its descendants (a coordinator sees all of them)."""
+        found, todo = [], [territory_id]
+        while todo:
+            current = todo.pop()
+            found.append(current)
+            todo.extend(self.children.get(current, []))
+        return sorted(found)
+
+    def ancestors(self, territory_id: int) -> list[int]:
+        """The territory and the ones above it, nearest first."""
+        found: list[int] = []
+        current: int | None = territory_id
+        while current is not None and current not in found:
+            found.append(current)
+            current = self.parents.get(current)
+        return found
+
+    def nearest(self, territory_id: int, own: Collection[int]) -> int | None:
+        """The territory itself or its nearest ancestor among `own` (settings inherited down the tree)."""
+        return next((tid for tid in self.ancestors(territory_id) if tid in own), None)
+
+
 async def subtree_ids(session: AsyncSession, territory_id: int) -> list[int]:
     """The territory and all its descendants (a coordinator sees all of them)."""
-    rows = (await session.execute(select(Territory.id, Territory.parent_id))).all()
-    children: dict[int | None, list[int]] = {}
-    for tid, parent in rows:
-        children.setdefault(parent, []).append(tid)
-    found, todo = [], [territory_id]
-    while todo:
-        current = todo.pop()
-        found.append(current)
-        todo.extend(children.get(current, []))
-    return sorted(found)
+    return (await TerritoryTree.load(session)).subtree(territory_id)
 
 
 async def all_territories(session: AsyncSession, *, with_communes: bool = False) -> list[Territory]:

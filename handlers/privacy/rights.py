@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import logging
 
-from sqlalchemy import select
-
 from bot.context import Context
 from bot.events import Attachment, Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
@@ -16,6 +14,7 @@ from bot.router import COORDINATORS, CommandCall, Outcome, Router
 from handlers.access import visible_territories
 from storage import audit
 from storage.erasure import apply_retention, erase_member, export_member
+from storage.members import active_members
 from storage.models import ROLES, Member
 from storage.normalize import fold
 
@@ -66,11 +65,8 @@ async def removable(ctx: Context) -> list[Member]:
     """Members one may erase: of a lower role (an admin is never erased by a coordinator), in one's subtree."""
     assert ctx.member is not None
     lower = ROLES[:ROLES.index(ctx.member.role)]
-    query = (select(Member).where(Member.erased_at.is_(None), Member.id != ctx.member.id, Member.role.in_(lower))
-             .order_by(Member.display_name, Member.id))
-    if (scope := await visible_territories(ctx)) is not None:
-        query = query.where(Member.territory_id.in_(scope))
-    return list((await ctx.session.execute(query)).unique().scalars())
+    return await active_members(ctx.session, roles=lower, territory_ids=await visible_territories(ctx),
+                                besides=ctx.member.id)
 
 
 def matching(members: list[Member], query: str) -> list[Member]:
