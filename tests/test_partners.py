@@ -87,7 +87,19 @@ async def test_pages_of_five_with_next(demo: App, member_chat: Chat) -> None:
     second = (await member_chat.pick("Suivants"))[-1]
     assert second.text.startswith("Suite (6 à 10)")
     assert not set(names(first)) & set(names(second))
-    assert "**6. " in second.text
+    assert "**1. " in second.text and "**6. " not in second.text  # numbered like its choices: « 2 » is the 2nd
+    sheet = await member_chat.say("2")  # typed: the second place of this page, not « Suivants »
+    assert names(second)[1] in "\n".join(r.text for r in sheet)
+
+
+async def test_numbers_refer_to_the_list_shown_last(demo: App, member_chat: Chat) -> None:
+    results = (await member_chat.say("/partenaires Fougères"))[-1]
+    assert names(results)[2] in "\n".join(r.text for r in await member_chat.say("3"))  # « 3 »: the 3rd place
+    await member_chat.say("/partenaires Fougères")
+    confused = await member_chat.say("zorglub")  # read as a place: not found, « Où ? » with its own list
+    assert "Je ne trouve pas" in confused[0].text and labels(confused[-1])[2] == "Vitré (35)"
+    picked = (await member_chat.say("3"))[-1]  # the list shown last, even after the error
+    assert "à Vitré (35)" in picked.text
 
 
 async def test_nothing_then_a_theme_then_a_commune(demo: App, member_chat: Chat) -> None:

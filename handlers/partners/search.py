@@ -142,8 +142,9 @@ async def show(ctx: Context) -> list[Reply]:
 
 
 def results(ctx: Context, page: Page, title: str) -> Reply:
-    """The cards, then one « Fiche n » choice per place (its orientation card), next page, new search."""
-    numbered = list(enumerate(page.hits, start=page.offset + 1))
+    """The cards, then one « Fiche n » choice per place (its orientation card), next page, new search. Cards are
+    numbered from 1 on every page, like the choices: a typed « 2 » is always the second place shown."""
+    numbered = list(enumerate(page.hits, start=1))
     cards = [card(number, hit, ctx.now, ctx.tz) for number, hit in numbered]
     sheets = tuple(Choice(f"sheet:{hit.structure.id}", t("partners.sheet_choice", number=number))
                    for number, hit in numbered)
