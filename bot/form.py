@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from bot.events import Choice, ChoiceMade, Reply, TextReceived
+from bot.events import Choice, ChoiceMade, FileReceived, Reply, TextReceived
 from bot.i18n import t
 from bot.router import Router
 
@@ -69,6 +69,7 @@ class Field:
 
 
 Submit = Callable[["Context", dict[str, Any], str], Awaitable[list[Reply]]]
+OnFile = Callable[[FileReceived, "Context"], Awaitable[list[Reply]]]
 Summary = Callable[["Context", dict[str, Any]], Awaitable[str]]
 
 CONFIRM_WORDS = ("oui", "ok", "d'accord", "c'est bon", "valider", "confirmer", "go", "yes")
@@ -85,6 +86,7 @@ class Form:
     confirm_label: str = ""  # « Envoyer », « Enregistrer »… (default: « Confirmer »)
     cancelled: str = ""  # what is said on « Annuler » (default: « C'est annulé. Rien n'a été enregistré. »)
     confirm: bool = True  # False: submitted as soon as the last field is answered
+    on_file: OnFile | None = None  # a photo or file sent while the form is under way (joined to it)
 
     def field(self, name: str) -> Field | None:
         return next((f for f in self.fields if f.name == name), None)
@@ -124,6 +126,19 @@ class Form:
         router.choice(f"{self.name}.confirm")(self._confirmed)
         router.step(f"{self.name}.confirm")(self._typed_confirm)
         router.choice(f"{self.name}.edit")(self._edit)
+        if self.on_file is not None:
+            for step in (*(f.name for f in self.fields), "confirm", "edit"):
+                router.file(f"{self.name}.{step}")(self._file)
+
+    async def _file(self, event: FileReceived, ctx: Context) -> list[Reply]:
+        """A file joined while the form is under way: said, then the question under way is asked again."""
+        assert self.on_file is not None
+        said = await self.on_file(event, ctx)
+        step = ctx.conversation.step.removeprefix(f"{self.name}.")
+        if step == "confirm":
+            return [*said, await self._summary(ctx)]
+        current = self.field(step)
+        return [*said, await self._question(current, ctx)] if current else said
 
     async def _typed(self, event: TextReceived, ctx: Context) -> list[Reply]:
         if self._current(ctx).read is None:  # the question's choices, shown again under the same prompt

@@ -227,8 +227,11 @@ async def route(routes: Routes, event: Event, ctx: Context) -> Route:
         handler = routes.locations.get(ctx.conversation.step) or routes.locations.get("")
         return Route(handler or say(t("core.location_unused")), event)
     if isinstance(event, FileReceived):
-        handler = routes.files.get(ctx.conversation.step) or routes.files.get("")
-        return Route(handler, event) if handler else QUIET if group else Route(say(t("core.file_unused")), event)
+        step = ctx.conversation.step
+        handler = routes.files.get(step) if step else routes.files.get("")
+        if handler is not None:
+            return Route(handler, event)
+        return QUIET if group else Route(say(t("core.file_in_flow" if step else "core.file_unused")), event)
     return await _text(routes, event, ctx)
 
 

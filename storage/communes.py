@@ -55,7 +55,8 @@ _FIRST_NAMES = _words("alan alex anais bernard gilles luc marie nicole pierre re
 # (« le port »); no fuzzy match is tried on any of these words (« mairie » is not Mairé).
 _EVERYDAY = _words(
     """
-    avril bois bonne bourg bus campagne chaise charge chemin contre cote cours croix demie don ecole eu faux
+    avril bois bonne borne bornes bourg bus campagne chaise charge chemin contre cote cours croix demie don ecole
+    eu faux
     fete fille fontaine grand hopital jardin lent ligne long marais marche mars mer mere mont montagne moyen
     orange parc parent pas pere place plan plans pont port pres quartier riviere roche rue salle salon simple son
     sourd table titre tour tours union us val vers vieux ville villes vue y
@@ -347,7 +348,7 @@ class CommuneIndex:
                 prefer_insee: Iterable[str] = ()) -> tuple[Resolution | None, str]:
         """Find a commune (name or postal code) in free text; return it and the text without it."""
         words = [(m.start(), m.end(), m.group(), fold(m.group())) for m in _TOKEN.finditer(text)]
-        hits = self._text_hits(words)
+        hits = self._text_hits(words, tuple(prefer_departements))
         if not hits:
             return None, text
         said = text[words[hits[-1].start][0]:words[hits[-1].stop - 1][1]]
@@ -356,23 +357,28 @@ class CommuneIndex:
         resolution = self._decide(found, said, tuple(prefer_departements), tuple(prefer_insee), fuzzy)
         return resolution, _remove(text, words, hits)
 
-    def _text_hits(self, words: list[_Word]) -> list[_Hit]:
+    def _text_hits(self, words: list[_Word], near: tuple[str, ...] = ()) -> list[_Hit]:
         """A postal-code hit and/or a name hit (exact n-gram, else fuzzy on the tail); both only if they agree."""
         postal = next((_Hit(tuple(self._by_postal[w[3]]), i, i + 1) for i, w in enumerate(words)
                        if w[3] in self._by_postal), None)
-        name = self._name_hit(words) or (None if postal else self._tail_hit(words))
+        name = self._name_hit(words, near) or (None if postal else self._tail_hit(words))
         if postal and name and not set(postal.communes) & set(name.communes):
             return [postal]
         return [hit for hit in (postal, name) if hit]
 
-    def _name_hit(self, words: list[_Word]) -> _Hit | None:
-        """Longest word n-gram (rightmost on ties) that is exactly a commune name."""
+    def _name_hit(self, words: list[_Word], near: tuple[str, ...] = ()) -> _Hit | None:
+        """The word n-gram that is exactly a commune name: one of the person's départements first (« la borne
+        de Romagné » is about Romagné, not Borne in Haute-Loire), then the longest, then the rightmost."""
+        hits = []
         for size in range(min(MAX_WORDS, len(words)), 0, -1):
             for start in range(len(words) - size, -1, -1):
                 found = self.by_name(" ".join(w[3] for w in words[start:start + size]))
                 if found and self._plausible(words, start, size, found):
-                    return _Hit(tuple(found), start, start + size)
-        return None
+                    hits.append((any(c.departement in near for c in found), size, start, found))
+        if not hits:
+            return None
+        _, size, start, found = max(hits, key=lambda hit: hit[:3])
+        return _Hit(tuple(found), start, start + size)
 
     def _plausible(self, words: list[_Word], start: int, size: int, found: list[Commune]) -> bool:
         """False for everyday words and first names (« réunion », « orange », « Pierre ») not written like a

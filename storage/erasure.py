@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.attachments import DRAFT_TTL, ReportAttachment, drop_of_author
 from storage.models import AuditEntry, Conversation, Identity, InboundEvent, Invitation, Member, OutboxMessage
 from storage.reports import Report
 
@@ -48,6 +49,7 @@ async def erase_member(session: AsyncSession, member: Member, now: datetime) -> 
         await session.execute(delete(InboundEvent).where(
             InboundEvent.platform == platform, InboundEvent.event_key.startswith(f"{platform}:{chat_id}:")))
     await session.execute(delete(Identity).where(Identity.member_id == member.id))
+    await drop_of_author(session, member.id)
     await session.execute(update(Report).where(Report.author_id == member.id)
                           .values(author_id=None, anonymised_at=now))
     member.display_name, member.usual_commune, member.erased_at = ERASED_NAME, None, now
@@ -68,6 +70,10 @@ async def apply_retention(session: AsyncSession, now: datetime, *, report_months
         "outbox_failed": delete(OutboxMessage).where(OutboxMessage.failed_at < now - timedelta(days=90)),
         "invitations": delete(Invitation).where(or_(Invitation.expires_at < now, Invitation.uses_left <= 0)),
         "inbound_events": delete(InboundEvent).where(InboundEvent.received_at < now - timedelta(days=7)),
+        "draft_files": delete(ReportAttachment).where(ReportAttachment.report_id.is_(None),
+                                                      ReportAttachment.created_at < now - DRAFT_TTL),
+        "report_files": delete(ReportAttachment).where(ReportAttachment.report_id.in_(
+            select(Report.id).where(Report.anonymised_at.is_not(None), Report.created_at < old))),
     }
     for name, statement in purges.items():
         counts[name] = _rows(await session.execute(statement))

@@ -65,9 +65,11 @@ class Chat:
         """Press a button of a given prompt (stale, double, someone else's…); `self.receipt` tells the verdict."""
         return await self._handle(ChoiceMade(self.address, prompt_id, choice_id, self._next_id()))
 
-    async def send_file(self, kind: str = "photo", *, caption: str = "", size: int = 1000) -> list[Reply]:
-        event = FileReceived(self.address, kind, f"{kind}.jpg", "image/jpeg", size, b"x" * min(size, 10),
-                             caption, self._next_id())
+    async def send_file(self, kind: str = "photo", *, caption: str = "", data: bytes = b"\xff\xd8 jpeg",
+                        mime: str = "image/jpeg", name: str = "photo.jpg", size: int | None = None) -> list[Reply]:
+        """A photo (or document, voice note…); `data=b""` with a `size`: too big for the adapter to fetch."""
+        event = FileReceived(self.address, kind, name, mime, len(data) if size is None else size, data, caption,
+                             self._next_id())
         return await self._handle(event)
 
     async def pick(self, label: str) -> list[Reply]:

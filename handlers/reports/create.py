@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot.context import Context
-from bot.events import Choice, Reply
+from bot.events import Choice, FileReceived, Reply
 from bot.form import Field, Form, Parsed, question
 from bot.i18n import t
 from bot.markup import literal
 from bot.router import CommandCall, Router
 from handlers import places
 from handlers.reports.masking import mask
+from storage.attachments import MAX_BYTES, accepted, add_draft, bind
 from storage.normalize import fold
 from storage.reports import NewReport, create_report
 from storage.themes import guess, themes
@@ -150,12 +151,41 @@ async def submit(ctx: Context, data: dict[str, Any], key: str) -> list[Reply]:
                     description=data["description"], public=data["public"], urgency=data["urgency"],
                     masked=tuple(data.get("masked", ())), submit_key=f"{ctx.member.id}:{key}")
     report = await create_report(ctx.session, new, ctx.now)
+    await bind(ctx.session, data.get("files", []), report_id=report.id, author_id=ctx.member.id)
     ctx.member.usual_commune = data["commune"]
     return [Reply(t("reports.saved", reference=report.reference))]
 
 
+MAX_FILES = 3
+
+
+async def joined(event: FileReceived, ctx: Context) -> list[Reply]:
+    """A photo or PDF sent during /signaler is kept with the report (checked, never shown by the API)."""
+    assert ctx.member is not None
+    files = list(ctx.conversation.data.get("files", []))
+    refusal = file_refusal(event, len(files))
+    if refusal:
+        return [Reply(refusal)]
+    file_id = await add_draft(ctx.session, author_id=ctx.member.id, name=event.name, mime=event.mime,
+                              data=event.data, now=ctx.now)
+    ctx.conversation.update(files=[*files, file_id])
+    return [Reply(t("reports.file_joined", count=len(files) + 1))]
+
+
+def file_refusal(event: FileReceived, already: int) -> str:
+    if event.kind in ("voice", "audio", "video", "sticker"):
+        return t("reports.file_kind", kind=t(f"reports.kind_{event.kind}"))
+    if not event.data and event.size:
+        return t("reports.file_too_big", mb=MAX_BYTES // 1_000_000)
+    if not accepted(event.mime, len(event.data)):
+        return t("reports.file_type")
+    if already >= MAX_FILES:
+        return t("reports.file_too_many", limit=MAX_FILES)
+    return ""
+
+
 FORM = Form("report", FIELDS, summary=summary, submit=submit, confirm_label=t("reports.send"),
-            cancelled=t("reports.cancelled"))
+            cancelled=t("reports.cancelled"), on_file=joined)
 FORM.register(router)
 
 
@@ -182,3 +212,18 @@ async def prefill(text: str, ctx: Context) -> list[Reply]:
                                homonyms=[c.insee for c in found.candidates] if found and found.ambiguous else None,
                                public=guess_public(text), urgency=guess_urgency(text))
     return notes + replies
+
+
+@router.file("")
+async def file_outside_a_flow(event: FileReceived, ctx: Context) -> list[Reply]:
+    """A photo with a caption starts a report (the caption says the problem); otherwise, what the bot reads."""
+    if ctx.address.is_group:
+        return []
+    if event.caption.strip() and event.kind in ("photo", "document"):
+        refusal = file_refusal(event, 0)
+        if refusal:
+            return [Reply(refusal)]
+        replies = await prefill(event.caption, ctx)  # the form under way, then the file joined to it
+        return [*await joined(event, ctx), *replies]
+    key = "reports.file_voice" if event.kind in ("voice", "audio") else "reports.file_outside"
+    return [Reply(t(key))]
