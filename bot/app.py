@@ -34,10 +34,12 @@ def feature_routers() -> list[Router]:
     from handlers.partners import search as partners
     from handlers.privacy import rights as privacy
     from handlers.profile import name as profile
+    from handlers.reports import alerts as report_alerts
     from handlers.reports import create as reports
     from handlers.reports import followup as report_followup
 
-    return [help.router, reports.router, report_followup.router, partners.router, partner_edit.router, digest.router,
+    return [help.router, reports.router, report_followup.router, report_alerts.router, partners.router,
+            partner_edit.router, digest.router,
             onboarding.router, profile.router, privacy.router, *meeting_routers]
 
 

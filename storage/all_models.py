@@ -1,3 +1,3 @@
 """Imports every model module so the metadata knows all tables (migrations, tests)."""
 
-from storage import groups, meetings, models, reports, structures, tokens  # noqa: F401
+from storage import alerts, closures, groups, meetings, models, reports, structures, tokens  # noqa: F401

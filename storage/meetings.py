@@ -17,6 +17,7 @@ from storage.db import upsert_insert
 from storage.models import Territory
 
 ANSWERS = ("yes", "no", "maybe")
+DEFAULT_MINUTES = 120  # asked at creation; the .ics and the Coop export use it
 DEFAULT_OFFSETS = ("7d", "1d", "2h")
 STAMP = "%Y%m%d%H%M"  # an occurrence in choice ids: its original start, UTC, to the minute
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -40,6 +41,7 @@ class Meeting(Base):
     created_at: Mapped[utc]
     updated_at: Mapped[utc]
     submit_key: Mapped[str] = mapped_column(String(80), unique=True)  # one meeting per « Confirmer »
+    duration_minutes: Mapped[int] = mapped_column(default=DEFAULT_MINUTES, server_default=str(DEFAULT_MINUTES))
 
     territory: Mapped[Territory] = relationship(lazy="joined")
     changes: Mapped[list[MeetingChange]] = relationship(lazy="selectin", cascade="all, delete-orphan")
@@ -47,6 +49,10 @@ class Meeting(Base):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.territory.timezone)
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes or DEFAULT_MINUTES)
 
 
 class MeetingChange(Base):
@@ -256,6 +262,7 @@ class NewMeeting:
     rrule: str | None
     created_by: int | None
     submit_key: str
+    duration_minutes: int = DEFAULT_MINUTES
 
 
 async def create_meeting(session: AsyncSession, new: NewMeeting, now: datetime) -> Meeting:
@@ -265,7 +272,8 @@ async def create_meeting(session: AsyncSession, new: NewMeeting, now: datetime) 
         return existing
     meeting = Meeting(territory_id=new.territory_id, title=new.title, place=new.place, starts_at=new.starts_at,
                       rrule=new.rrule, status="scheduled", created_by=new.created_by, created_at=now,
-                      updated_at=now, submit_key=new.submit_key, changes=[])
+                      updated_at=now, submit_key=new.submit_key, changes=[],
+                      duration_minutes=new.duration_minutes)
     session.add(meeting)
     await session.flush()
     await session.refresh(meeting, ["territory"])
