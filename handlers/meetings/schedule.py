@@ -12,6 +12,9 @@ from bot.router import COORDINATORS, Router
 from handlers.dates.french import DateError, parse_when
 from handlers.meetings import answers as meeting_answers
 from handlers.meetings import changes as meeting_changes
+from handlers.meetings import closing as meeting_closing
+from handlers.meetings import length as meeting_length
+from handlers.meetings import nudge as meeting_nudge
 from handlers.meetings import reminders as meeting_reminders
 from handlers.meetings.messages import day_text, invited, offsets_text, recurrence, when
 from storage import audit
@@ -19,11 +22,12 @@ from storage.meetings import NewMeeting, create_meeting, monthly_rule, reminder_
 from storage.normalize import fold
 
 router = Router("meetings")
-ROUTERS = [router, meeting_answers.router, meeting_changes.router, meeting_reminders.router]  # the whole feature
+ROUTERS = [router, meeting_answers.router, meeting_changes.router, meeting_reminders.router,  # the whole feature
+           meeting_length.router, meeting_nudge.router, meeting_closing.router]
 
 TITLE_LIMIT = 120
 PLACE_LIMIT = 300
-FIELDS = ("title", "when", "place", "every")
+FIELDS = ("title", "when", "length", "place", "every")
 _EVERY_N_MONTHS = re.compile(r"\b(?:tous|toutes) les (\d{1,2}) mois\b")
 _EVERY = {"trimestre": 3, "trimestriel": 3, "trimestrielle": 3, "semestre": 6, "semestriel": 6,
           "semestrielle": 6, "mensuel": 1, "mensuelle": 1, "tous les mois": 1, "chaque mois": 1}
@@ -49,6 +53,8 @@ async def start(_event: TextReceived, ctx: Context) -> list[Reply]:
 
 
 def ask(field: str) -> Reply:
+    if field == "length":
+        return meeting_length.ask_length()
     if field == "title":
         return Reply(t("meetings.ask_title"), choices=(Choice("default", t("meetings.default_title")),))
     if field == "every":
@@ -124,7 +130,8 @@ def draft(ctx: Context, submit_key: str = "") -> NewMeeting:
     start = datetime.fromisoformat(data["when"])
     rule = monthly_rule(start.astimezone(ctx.tz).replace(tzinfo=None), data["every"]) if data["every"] else None
     return NewMeeting(territory_id=ctx.member.territory_id, title=data["title"], place=data["place"],
-                      starts_at=start, rrule=rule, created_by=ctx.member.id, submit_key=submit_key)
+                      starts_at=start, rrule=rule, created_by=ctx.member.id, submit_key=submit_key,
+                      duration_minutes=data["length"])
 
 
 async def summary(ctx: Context) -> Reply:
@@ -134,7 +141,8 @@ async def summary(ctx: Context) -> Reply:
     offsets = (await reminder_offsets(ctx.session)).get(ctx.member.territory_id, ())
     text = t("meetings.summary", title=new.title, when=when(new.starts_at, ctx.tz), place=new.place,
              recurrence=recurrence(new.starts_at.astimezone(ctx.tz), ctx.conversation.data["every"]),
-             network=ctx.member.territory.name, offsets=offsets_text(offsets))
+             network=ctx.member.territory.name, offsets=offsets_text(offsets),
+             length=meeting_length.length_text(new.duration_minutes))
     if new.rrule:
         later = rule_dates(new.rrule, new.starts_at, ctx.tz, new.starts_at + timedelta(minutes=1),
                            new.starts_at + timedelta(days=370))
