@@ -78,6 +78,15 @@ def build_parser() -> argparse.ArgumentParser:
                                "then are queued, each once) and print what was done; for support and tests")
     reminders.add_argument("--now", help="ISO date-time with its offset, e.g. 2026-03-11T14:00+01:00 "
                            "(default: the current time)")
+    export = sub.add_parser("export", help="export for the national Coop de la médiation numérique")
+    esub = export.add_subparsers(dest="what", required=True, metavar="WHAT")
+    coordination = esub.add_parser("coordination", help="« activités de coordination » (closed meetings), XLSX or CSV")
+    coordination.add_argument("--since", required=True, metavar="AAAA-MM-JJ")
+    coordination.add_argument("--until", metavar="AAAA-MM-JJ", help="excluded (default: now)")
+    coordination.add_argument("--territory", metavar="CODE", help="a territory and the ones below (default: all)")
+    coordination.add_argument("--format", choices=("xlsx", "csv"), default=None,
+                              help="default: from --output's extension, else xlsx")
+    coordination.add_argument("--output", metavar="FILE", help="default: activites-coordination.<format> here")
     return parser
 
 

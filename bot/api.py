@@ -133,6 +133,33 @@ def create_api(app: "App", *, small_cell_threshold: int = 3) -> FastAPI:
         return {"group_by": groups, "threshold": small_cell_threshold,
                 "rows": [cell(groups, row, small_cell_threshold) for row in rows]}
 
+    # --- Coop de la médiation numérique export: a scope of its own (`coop`), kept apart from reports:read ---
+    async def coop_token(request: Request, s: Session) -> ApiToken:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        found = await find_valid(s, value.strip(), app.clock.now()) if scheme.lower() == "bearer" and value else None
+        if found is None:
+            raise _error(401, "jeton manquant, invalide, expiré ou révoqué")
+        if not found.has_scope("coop"):
+            raise _error(403, "ce jeton n'a pas la portée coop")
+        found.last_used_at = app.clock.now()
+        await s.commit()
+        return found
+
+    @api.get("/api/v1/coordination.{fmt}", summary="Activités de coordination au format de la Coop (XLSX ou CSV)")
+    async def coordination(fmt: str, s: Session, tok: Annotated[ApiToken, Depends(coop_token)],
+                           since: str, until: str | None = None, territory: str | None = None) -> Response:
+        from storage.coop_export import coordination_rows, to_csv, to_xlsx
+
+        if fmt not in ("xlsx", "csv"):
+            raise _error(404, "format : coordination.xlsx ou coordination.csv")
+        start, end = moment(since, "since"), moment(until, "until") or app.clock.now()
+        assert start is not None
+        rows = await coordination_rows(s, await scope(s, tok, territory), start, end)
+        media = ("text/csv; charset=utf-8" if fmt == "csv"
+                 else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(to_csv(rows) if fmt == "csv" else to_xlsx(rows), media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="activites-coordination.{fmt}"'})
+
     @api.get("/healthz", summary="État de la base et de chaque messagerie")
     async def healthz() -> JSONResponse:
         checks = {"database": await database_ok(app)}

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 def feature_routers() -> list[Router]:
     """Every feature's router, in /aide order of registration."""
+    from handlers.coop import export as coop
     from handlers.digest import synthese as digest
     from handlers.help import commands as help
     from handlers.meetings.schedule import ROUTERS as meeting_routers
@@ -40,7 +41,7 @@ def feature_routers() -> list[Router]:
 
     return [help.router, reports.router, report_followup.router, report_alerts.router, partners.router,
             partner_edit.router, digest.router,
-            onboarding.router, profile.router, privacy.router, *meeting_routers]
+            onboarding.router, profile.router, privacy.router, *meeting_routers, coop.router]
 
 
 def command_menus(routes: Routes) -> dict[str, list[tuple[str, str]]]:

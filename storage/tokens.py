@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from storage.base import Base, intpk, str200, utc
 
-SCOPES = ("reports:read",)
+SCOPES = ("reports:read", "coop")  # coop: the Coop de la médiation numérique export only
 PREFIX = "rl_"
 
 
