@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -106,3 +106,23 @@ async def closures_between(session: AsyncSession, territory_ids: Sequence[int], 
              .order_by(Closure.held_at, Closure.id)
              .options(selectinload(Closure.attendees), selectinload(Closure.actions)))
     return [(c, m) for c, m in (await session.execute(query)).unique().tuples().all()]
+
+
+DEMO_SUMMARY = ("Tour de table des permanences ; la CAF présentera son nouveau simulateur en visio. "
+                "Deux nouvelles structures rejoignent le réseau.")
+DEMO_ACTIONS = ("Karim recense les créneaux du samedi dans les médiathèques",
+                "Claire relance la CAF pour un contact dédié aux référents",
+                "Chacun teste le nouveau simulateur avant la prochaine réunion")
+
+
+async def seed_demo_closure(session: AsyncSession, meeting: Meeting, now: datetime) -> None:
+    """The demo series' last date, closed: who came, a summary, and actions that come back in the next reminder."""
+    from storage.models import Member
+
+    members = list((await session.execute(select(Member).where(Member.territory_id == meeting.territory_id)
+                                          .order_by(Member.id))).unique().scalars())
+    closer = next((m.id for m in members if m.role == "coordinator"), None)
+    present = {m.id: m.role for m in members}
+    new = NewClosure(meeting.id, meeting.starts_at, meeting.starts_at, present, DEMO_SUMMARY, DEMO_ACTIONS, 3, 5,
+                     closer)
+    await close_meeting(session, new, meeting.starts_at + meeting.length + timedelta(hours=1))

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Identity, Member, Territory
-from storage.reports import NewReport, create_report, set_status
+from storage.reports import NewReport, add_event, create_report, set_status
 from storage.territories import add_territory
 
 TERRITORIES = (
@@ -69,6 +69,10 @@ DEMO_REPORTS = (
 )
 
 
+WAITING = ("Plus aucun rendez-vous France Services avant 3 semaines : une dame doit renouveler ses droits "
+           "avant vendredi.")
+
+
 async def seed_demo_reports(session: AsyncSession, now: datetime) -> None:
     """A few weeks of plausible reports, so /signalements and /synthese show something at once."""
     rng = random.Random(35)
@@ -79,5 +83,12 @@ async def seed_demo_reports(session: AsyncSession, now: datetime) -> None:
         new = NewReport(author.id, author.territory_id, theme, insee, "971" if insee.startswith("97") else "35",
                         text, public, urgency, (), f"demo-{i}")
         report = await create_report(session, new, now - timedelta(days=rng.randrange(1, 50), hours=rng.randrange(8)))
+        report.alerted_at = report.created_at  # the past ones were alerted in their time
         if i % 3 == 0:
             await set_status(session, report, "acknowledged", now=now, by=None)
+            await add_event(session, report, "acknowledged", now=now, by=None)
+    # One urgent report waiting: its coordinators are alerted at the bot's first minute (or in the morning).
+    author = authors["35-fougeres"]
+    fresh = NewReport(author.id, author.territory_id, "demarche", "35243", "35", WAITING, "seniors", "urgent", (),
+                      "demo-waiting")
+    await create_report(session, fresh, now - timedelta(minutes=20))

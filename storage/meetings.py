@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -361,7 +362,10 @@ DEMO_MEETINGS = (
 
 
 async def seed_demo_meetings(session: AsyncSession, now: datetime) -> list[Meeting]:
-    """One quarterly meeting per demo local network, 5–7 days ahead on a weekday at 14:00 local: J-1 will come."""
+    """One quarterly meeting per demo local network, 5–7 days ahead on a weekday at 14:00 local: J-1 will come.
+    The Pays de Fougères series began a quarter earlier: that date is closed, with its actions (storage.closures)."""
+    from storage.closures import seed_demo_closure
+
     created = []
     for code, title, place in DEMO_MEETINGS:
         territory = (await session.execute(select(Territory).where(Territory.code == code))).scalar_one_or_none()
@@ -371,6 +375,17 @@ async def seed_demo_meetings(session: AsyncSession, now: datetime) -> list[Meeti
         day = now.astimezone(tz).date() + timedelta(days=5)
         day += timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)  # a weekday, like real ones
         local = datetime.combine(day, time(14, 0))
-        new = NewMeeting(territory.id, title, place, to_utc(local, tz), monthly_rule(local, 3), None, f"demo:{code}")
-        created.append(await create_meeting(session, new, now))
+        rule = monthly_rule(local, 3)
+        first = previous_in_rule(rule, local) if code == "35-fougeres" else local
+        new = NewMeeting(territory.id, title, place, to_utc(first, tz), rule, None, f"demo:{code}")
+        meeting = await create_meeting(session, new, now)
+        if first != local:
+            await seed_demo_closure(session, meeting, now)
+        created.append(meeting)
     return created
+
+
+def previous_in_rule(rule: str, local: datetime) -> datetime:
+    """The date of a quarterly rule three months before `local` (same weekday of the month)."""
+    start = (local - relativedelta(months=3)).replace(day=1)
+    return rrulestr(rule, dtstart=start)[0]  # type: ignore[index,no-any-return]

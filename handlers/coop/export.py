@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.context import Context
@@ -21,13 +21,13 @@ router = Router("coop")
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def start_of_year(now: datetime, tz: ZoneInfo) -> datetime:
-    return datetime.combine(now.astimezone(tz).date().replace(month=1, day=1), time(), tz)
+def a_year_before(now: datetime, tz: ZoneInfo) -> datetime:
+    return datetime.combine(now.astimezone(tz).date() - timedelta(days=365), time(), tz)
 
 
 @router.command("export_coop", roles=COORDINATORS, help_key="coop.help", example_key="coop.example", order=32)
 async def export(event: TextReceived, ctx: Context) -> Reply:
-    """/export_coop [csv] [depuis le 1er mars]: since 1 January by default; XLSX unless csv is asked."""
+    """/export_coop [csv] [depuis le 1er mars]: the last 12 months by default; XLSX unless csv is asked."""
     assert ctx.member is not None
     _, text = parse_command(event.text) or ("", "")
     words = fold(text).split()
@@ -35,7 +35,7 @@ async def export(event: TextReceived, ctx: Context) -> Reply:
     rest = " ".join(w for w in text.split() if fold(w) not in ("csv", "xlsx", "depuis"))
     try:
         since = (parse_when(rest, now=ctx.now, tz=ctx.tz, require_time=False, allow_past=True) if rest
-                 else start_of_year(ctx.now, ctx.tz))
+                 else a_year_before(ctx.now, ctx.tz))
     except DateError as error:
         return Reply(t("coop.bad_since", error=error.message))
     scope = await visible_territories(ctx)
