@@ -14,6 +14,7 @@ from storage.territories import by_code
 from tests.chat import Chat, FakeTransport
 from tests.conftest import joined
 from tests.test_reports import _report_by_buttons
+from tests.test_telegram import Harness, fake, tg  # noqa: F401 (the fake Bot API and the running bot)
 
 
 def alerts(transport: FakeTransport, chat_id: str) -> list[Reply]:
@@ -134,3 +135,33 @@ async def test_alerts_switch_back_on_and_quiet_hours_are_read_in_the_territory_z
         await create_report(session, new, clock.now())
     await run_jobs(app)
     assert len(alerts(transport, "u-maelle")) == 1
+
+
+# --- through a real adapter: python-telegram-bot against the fake Bot API ---------------------------------------
+
+
+async def test_over_telegram_the_alert_arrives_once_and_its_button_answers_with_a_message(
+    tg: Harness,  # noqa: F811
+) -> None:
+    bot_api = tg.fake
+    claire, karim = bot_api.user(5901, "Claire"), bot_api.user(5902, "Karim")
+    await tg.join(claire, role="coordinator")
+    await tg.join(karim)
+    await tg.ask(claire, "/alertes silence aucune", "heures de silence")  # whatever the hour the suite runs at
+    await tg.ask(karim, "/signaler", "Quel type de problème")
+    await tg.press(karim, "Démarche en ligne", "Dans quelle commune")
+    await tg.press(karim, "Romagné", "Que se passe-t-il")
+    await tg.ask(karim, "Le portail ANTS refuse les dossiers depuis lundi.", "Quel public")
+    await tg.press(karim, "Seniors", "Est-ce urgent")
+    await tg.press(karim, "Urgent", "Votre signalement")
+    before = bot_api.sent_count(claire.chat_id)
+    await tg.press(karim, "Envoyer", "Merci")
+    await tg.app.scheduler.tick()
+    await tg.app.scheduler.tick()
+    alert_message = await tg.answer(claire, before, "Signalement urgent")
+    assert alert_message.labels == ["Je m'en occupe", "Ouvrir"] and "Signalé par : Karim" in alert_message.plain_text
+    taken = await tg.press(claire, "Je m'en occupe", "s'occupe de")
+    assert "Claire s'occupe de S-" in taken.plain_text and bot_api.unanswered_callbacks() == []
+    await tg.app.scheduler.tick()  # a later run queues nothing more (the demo's console members wait for theirs)
+    await tg.app.outbox.run_once()
+    assert sum("Signalement urgent" in m.plain_text for m in bot_api.sent_to(claire.chat_id)) == 1
