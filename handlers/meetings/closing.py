@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -109,11 +110,12 @@ async def attendance_list(ctx: Context, found: Occurrence, *, intro: bool = Fals
     return Reply("\n".join(lines), expects_answer=True)
 
 
-def structures(data: dict[str, object], people: list[Member]) -> int:
+def structures(data: dict[str, Any], people: list[Member]) -> int:
     """As typed, else one per referent present (a referent usually represents a structure)."""
-    if isinstance(data.get("structures"), int):
-        return int(data["structures"])  # type: ignore[call-overload]
-    present = set(data["present"])  # type: ignore[call-overload]
+    typed = data.get("structures")
+    if isinstance(typed, int):
+        return typed
+    present = set(data["present"])
     return sum(1 for m in people if m.id in present and m.role == "referent")
 
 
