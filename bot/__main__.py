@@ -104,6 +104,17 @@ def build_parser() -> argparse.ArgumentParser:
     reminders.add_argument("--now", help="date-heure ISO avec son décalage, ex. 2026-03-11T14:00+01:00 "
                            "(par défaut : l'heure actuelle)")
     commune.add_parser(sub)
+    export = sub.add_parser("export", help="exporter pour la Coop de la médiation numérique")
+    esub = export.add_subparsers(dest="what", required=True, metavar="QUOI")
+    coordination = esub.add_parser("coordination", help="« activités de coordination » (réunions clôturées), "
+                                   "XLSX ou CSV")
+    coordination.add_argument("--since", required=True, metavar="AAAA-MM-JJ", help="à partir de ce jour")
+    coordination.add_argument("--until", metavar="AAAA-MM-JJ", help="jusqu'à ce jour exclu (par défaut : maintenant)")
+    coordination.add_argument("--territory", metavar="CODE", help="un territoire et ceux en dessous (par défaut : "
+                              "tous)")
+    coordination.add_argument("--format", choices=("xlsx", "csv"), default=None,
+                              help="par défaut : d'après l'extension de --output, sinon xlsx")
+    coordination.add_argument("--output", metavar="FICHIER", help="par défaut : activites-coordination.<format> ici")
     return parser
 
 

@@ -17,8 +17,7 @@ from bot.scheduler import Scheduler
 from bot.transport import Transport
 from storage.communes import communes
 from storage.db import make_engine, make_sessionmaker, migrate
-from storage.demo import is_empty, seed_demo, seed_demo_reports
-from storage.meetings import seed_demo_meetings
+from storage.demo import is_empty, seed_demo, seed_demo_meetings, seed_demo_reports
 from storage.structure_import import seed_demo_structures
 
 log = logging.getLogger(__name__)
@@ -26,6 +25,7 @@ log = logging.getLogger(__name__)
 
 def feature_routers() -> list[Router]:
     """Every feature's router, in /aide order of registration."""
+    from handlers.coop import export as coop
     from handlers.digest import synthese as digest
     from handlers.help import commands as help
     from handlers.meetings.schedule import ROUTERS as meeting_routers
@@ -35,12 +35,13 @@ def feature_routers() -> list[Router]:
     from handlers.partners import search as partners
     from handlers.privacy import rights as privacy
     from handlers.profile import name as profile
+    from handlers.reports import alerts as report_alerts
     from handlers.reports import create as reports
     from handlers.reports import followup as report_followup
 
-    return [help.router, reports.router, report_followup.router, partners.router, partner_edit.router,
-            partner_hide.router, digest.router,
-            onboarding.router, profile.router, privacy.router, *meeting_routers]
+    return [help.router, reports.router, report_followup.router, report_alerts.router, partners.router,
+            partner_edit.router, partner_hide.router, digest.router,
+            onboarding.router, profile.router, privacy.router, *meeting_routers, coop.router]
 
 
 def command_menus(routes: Routes) -> dict[str, list[tuple[str, str]]]:

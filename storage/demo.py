@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import random
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from storage.closures import seed_demo_closure
+from storage.meetings import Meeting, NewMeeting, create_meeting, monthly_rule, previous_in_rule, to_utc
 from storage.models import Identity, Member, Territory
-from storage.reports import NewReport, create_report, set_status
+from storage.reports import NewReport, add_event, create_report, set_status
 from storage.territories import add_territory
 
 TERRITORIES = (
@@ -69,6 +72,10 @@ DEMO_REPORTS = (
 )
 
 
+WAITING = ("Plus aucun rendez-vous France Services avant 3 semaines : une dame doit renouveler ses droits "
+           "avant vendredi.")
+
+
 async def seed_demo_reports(session: AsyncSession, now: datetime) -> None:
     """A few weeks of plausible reports, so /signalements and /synthese show something at once."""
     rng = random.Random(35)
@@ -79,5 +86,42 @@ async def seed_demo_reports(session: AsyncSession, now: datetime) -> None:
         new = NewReport(author.id, author.territory_id, theme, insee, "971" if insee.startswith("97") else "35",
                         text, public, urgency, (), f"demo-{i}")
         report = await create_report(session, new, now - timedelta(days=rng.randrange(1, 50), hours=rng.randrange(8)))
+        report.alerted_at = report.created_at  # the past ones were alerted in their time
         if i % 3 == 0:
             await set_status(session, report, "acknowledged", now=now, by=None)
+            await add_event(session, report, "acknowledged", now=now, by=None)
+    # One urgent report waiting: its coordinators are alerted at the bot's first minute (or in the morning).
+    author = authors["35-fougeres"]
+    fresh = NewReport(author.id, author.territory_id, "demarche", "35243", "35", WAITING, "seniors", "urgent", (),
+                      "demo-waiting")
+    await create_report(session, fresh, now - timedelta(minutes=20))
+
+
+DEMO_MEETINGS = (
+    # territory code, title, place
+    ("35-fougeres", "Réunion trimestrielle du réseau", "Médiathèque La Clairière, Fougères"),
+    ("35-rennes", "Réunion trimestrielle du réseau", "Visio : https://visio.example.org/rennes-metropole"),
+    ("971-nord-gt", "Réunion trimestrielle du réseau", "Médiathèque du Moule"),
+)
+
+
+async def seed_demo_meetings(session: AsyncSession, now: datetime) -> list[Meeting]:
+    """One quarterly meeting per demo local network, 5–7 days ahead on a weekday at 14:00 local: J-1 will come.
+    The Pays de Fougères series began a quarter earlier: that date is closed, with its actions (storage.closures)."""
+    created = []
+    for code, title, place in DEMO_MEETINGS:
+        territory = (await session.execute(select(Territory).where(Territory.code == code))).scalar_one_or_none()
+        if territory is None:
+            continue
+        tz = ZoneInfo(territory.timezone)
+        day = now.astimezone(tz).date() + timedelta(days=5)
+        day += timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)  # a weekday, like real ones
+        local = datetime.combine(day, time(14, 0))
+        rule = monthly_rule(local, 3)
+        first = previous_in_rule(rule, local) if code == "35-fougeres" else local
+        new = NewMeeting(territory.id, title, place, to_utc(first, tz), rule, None, f"demo:{code}")
+        meeting = await create_meeting(session, new, now)
+        if first != local:
+            await seed_demo_closure(session, meeting, now)
+        created.append(meeting)
+    return created

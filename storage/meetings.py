@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from dateutil.relativedelta import relativedelta
 from dateutil.rrule import rrulestr
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,8 +16,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from storage.base import Base, intpk, str200, utc
 from storage.db import upsert_insert
 from storage.models import Territory
+from storage.territories import TerritoryTree
 
 ANSWERS = ("yes", "no", "maybe")
+DEFAULT_MINUTES = 120  # asked at creation; the .ics and the Coop export use it
 DEFAULT_OFFSETS = ("7d", "1d", "2h")
 STAMP = "%Y%m%d%H%M"  # an occurrence in choice ids: its original start, UTC, to the minute
 WEEKDAY_CODES = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -40,6 +43,7 @@ class Meeting(Base):
     created_at: Mapped[utc]
     updated_at: Mapped[utc]
     submit_key: Mapped[str] = mapped_column(String(80), unique=True)  # one meeting per « Confirmer »
+    duration_minutes: Mapped[int] = mapped_column(default=DEFAULT_MINUTES, server_default=str(DEFAULT_MINUTES))
 
     territory: Mapped[Territory] = relationship(lazy="joined")
     changes: Mapped[list[MeetingChange]] = relationship(lazy="selectin", cascade="all, delete-orphan")
@@ -47,6 +51,10 @@ class Meeting(Base):
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.territory.timezone)
+
+    @property
+    def length(self) -> timedelta:
+        return timedelta(minutes=self.duration_minutes or DEFAULT_MINUTES)
 
 
 class MeetingChange(Base):
@@ -224,15 +232,8 @@ def reminder_instant(starts_at: datetime, code: str, tz: ZoneInfo) -> datetime:
 
 async def reminder_offsets(session: AsyncSession) -> dict[int, tuple[str, ...]]:
     """Every territory's reminder offsets, its own or its nearest ancestor's, else the default."""
-    parents = dict((await session.execute(select(Territory.id, Territory.parent_id))).tuples().all())
-    own = {s.territory_id: s.offsets for s in (await session.execute(select(ReminderSetting))).scalars()}
-    plan: dict[int, tuple[str, ...]] = {}
-    for territory_id in parents:
-        current: int | None = territory_id
-        while current is not None and current not in own:
-            current = parents.get(current)
-        plan[territory_id] = parse_offsets(own[current]) if current is not None else DEFAULT_OFFSETS
-    return plan
+    own = {s.territory_id: parse_offsets(s.offsets) for s in (await session.execute(select(ReminderSetting))).scalars()}
+    return (await TerritoryTree.load(session)).inherited(own, DEFAULT_OFFSETS)
 
 
 async def set_reminder_offsets(session: AsyncSession, territory_id: int, codes: Sequence[str], *, now: datetime,
@@ -256,6 +257,7 @@ class NewMeeting:
     rrule: str | None
     created_by: int | None
     submit_key: str
+    duration_minutes: int = DEFAULT_MINUTES
 
 
 async def create_meeting(session: AsyncSession, new: NewMeeting, now: datetime) -> Meeting:
@@ -265,7 +267,8 @@ async def create_meeting(session: AsyncSession, new: NewMeeting, now: datetime) 
         return existing
     meeting = Meeting(territory_id=new.territory_id, title=new.title, place=new.place, starts_at=new.starts_at,
                       rrule=new.rrule, status="scheduled", created_by=new.created_by, created_at=now,
-                      updated_at=now, submit_key=new.submit_key, changes=[])
+                      updated_at=now, submit_key=new.submit_key, changes=[],
+                      duration_minutes=new.duration_minutes)
     session.add(meeting)
     await session.flush()
     await session.refresh(meeting, ["territory"])
@@ -333,36 +336,12 @@ async def reminders_handled_at(session: AsyncSession, at: datetime) -> list[Remi
 
 async def ancestor_ids(session: AsyncSession, territory_id: int) -> list[int]:
     """The territory and the ones above it: a member is invited to their meetings."""
-    parents = dict((await session.execute(select(Territory.id, Territory.parent_id))).tuples().all())
-    found: list[int] = []
-    current: int | None = territory_id
-    while current is not None and current not in found:
-        found.append(current)
-        current = parents.get(current)
-    return found
+    return (await TerritoryTree.load(session)).ancestors(territory_id)
 
 
 # --- demo --------------------------------------------------------------------------------------------------
 
-DEMO_MEETINGS = (
-    # territory code, title, place
-    ("35-fougeres", "Réunion trimestrielle du réseau", "Médiathèque La Clairière, Fougères"),
-    ("35-rennes", "Réunion trimestrielle du réseau", "Visio : https://visio.example.org/rennes-metropole"),
-    ("971-nord-gt", "Réunion trimestrielle du réseau", "Médiathèque du Moule"),
-)
-
-
-async def seed_demo_meetings(session: AsyncSession, now: datetime) -> list[Meeting]:
-    """One quarterly meeting per demo local network, 5–7 days ahead on a weekday at 14:00 local: J-1 will come."""
-    created = []
-    for code, title, place in DEMO_MEETINGS:
-        territory = (await session.execute(select(Territory).where(Territory.code == code))).scalar_one_or_none()
-        if territory is None:
-            continue
-        tz = ZoneInfo(territory.timezone)
-        day = now.astimezone(tz).date() + timedelta(days=5)
-        day += timedelta(days=max(0, 7 - day.weekday()) if day.weekday() >= 5 else 0)  # a weekday, like real ones
-        local = datetime.combine(day, time(14, 0))
-        new = NewMeeting(territory.id, title, place, to_utc(local, tz), monthly_rule(local, 3), None, f"demo:{code}")
-        created.append(await create_meeting(session, new, now))
-    return created
+def previous_in_rule(rule: str, local: datetime) -> datetime:
+    """The date of a quarterly rule three months before `local` (same weekday of the month)."""
+    start = (local - relativedelta(months=3)).replace(day=1)
+    return rrulestr(rule, dtstart=start)[0]  # type: ignore[index,no-any-return]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, Text, func, select
@@ -14,6 +14,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 from storage.base import Base, intpk, str40, utc
 
 STATUSES = ("new", "acknowledged", "resolved", "withdrawn")
+EVENT_KINDS = ("acknowledged", "resolved", "withdrawn", "note", "alerted", "reopened")
+REOPEN_DELAY = timedelta(days=30)  # the author may say « toujours d'actualité » this long after resolution
 URGENCIES = ("low", "normal", "urgent")
 
 
@@ -42,6 +44,21 @@ class Report(Base):
     handled_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     anonymised_at: Mapped[datetime | None]
     submit_key: Mapped[str] = mapped_column(String(80), unique=True)  # one report per « Envoyer »
+    # Urgent reports: when the coordinators' alert was queued (same transaction as the queuing: sent once).
+    alerted_at: Mapped[datetime | None]
+
+
+class ReportEvent(Base):
+    """One step of a report's history: a status change, a coordinator's note, an alert, a reopening."""
+
+    __tablename__ = "report_event"
+
+    id: Mapped[intpk]
+    report_id: Mapped[int] = mapped_column(ForeignKey("report.id", ondelete="CASCADE"), index=True)
+    at: Mapped[utc]
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(20))  # EVENT_KINDS
+    note: Mapped[str | None] = mapped_column(Text)  # masked before storage, like the description
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,3 +151,48 @@ async def set_status(session: AsyncSession, report: Report, status: str, *, now:
     elif status == "withdrawn":
         report.withdrawn_at = now
     return True
+
+
+# --- history ------------------------------------------------------------------------------------------------
+
+
+async def add_event(session: AsyncSession, report: Report, kind: str, *, now: datetime, by: int | None,
+                    note: str | None = None) -> None:
+    if kind not in EVENT_KINDS:
+        raise ValueError(f"unknown report event {kind}")
+    session.add(ReportEvent(report_id=report.id, at=now, actor_id=by, kind=kind, note=note))
+
+
+async def history(session: AsyncSession, report_id: int) -> list[ReportEvent]:
+    query = select(ReportEvent).where(ReportEvent.report_id == report_id).order_by(ReportEvent.at, ReportEvent.id)
+    return list((await session.execute(query)).scalars())
+
+
+async def page_of_author(session: AsyncSession, author_id: int, *, offset: int, limit: int) -> tuple[list[Report], int]:
+    """One page of an author's reports, newest first, and how many there are in all."""
+    mine = (Report.author_id == author_id, Report.status != "withdrawn")
+    total = int((await session.execute(select(func.count(Report.id)).where(*mine))).scalar_one())
+    query = select(Report).where(*mine).order_by(Report.id.desc()).offset(offset).limit(limit)
+    return list((await session.execute(query)).scalars()), total
+
+
+def can_reopen(report: Report, now: datetime) -> bool:
+    return report.status == "resolved" and report.resolved_at is not None and now - report.resolved_at <= REOPEN_DELAY
+
+
+async def reopen(session: AsyncSession, report: Report, *, now: datetime, by: int) -> bool:
+    """The author says the problem is still there: back to « nouveau », in the coordinators' list again."""
+    if not can_reopen(report, now):
+        return False
+    report.status, report.resolved_at, report.updated_at = "new", None, now
+    await add_event(session, report, "reopened", now=now, by=by)
+    return True
+
+
+async def unalerted_urgent(session: AsyncSession, *, since: datetime, limit: int = 200) -> list[Report]:
+    """Urgent reports still open whose coordinators were not alerted yet (recent ones only: no flood after an
+    outage of days)."""
+    query = (select(Report).where(Report.urgency == "urgent", Report.alerted_at.is_(None),
+                                  Report.status.in_(("new", "acknowledged")), Report.created_at >= since)
+             .order_by(Report.id).limit(limit))
+    return list((await session.execute(query)).scalars())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo, available_timezones
 
 from sqlalchemy import select
@@ -56,6 +57,9 @@ async def add_territory(session: AsyncSession, *, code: str, name: str, now: dat
     return territory
 
 
+T = TypeVar("T")
+
+
 class TerritoryTree:
     """The région › département › réseau tree, walked here and nowhere else."""
 
@@ -87,9 +91,10 @@ class TerritoryTree:
             current = self.parents.get(current)
         return found
 
-    def nearest(self, territory_id: int, own: Collection[int]) -> int | None:
-        """The territory itself or its nearest ancestor among `own` (settings inherited down the tree)."""
-        return next((tid for tid in self.ancestors(territory_id) if tid in own), None)
+    def inherited(self, own: Mapping[int, T], default: T) -> dict[int, T]:
+        """Every territory's setting: its own, else its nearest ancestor's, else `default` (reminder offsets,
+        quiet hours… are set high in the tree and inherited below)."""
+        return {tid: next((own[a] for a in self.ancestors(tid) if a in own), default) for tid in self.parents}
 
 
 async def subtree_ids(session: AsyncSession, territory_id: int) -> list[int]:

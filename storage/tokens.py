@@ -18,6 +18,8 @@ from storage.base import Base, intpk, str200, utc
 SCOPES: dict[str, str] = {
     "stats": "comptes agrégés (/api/v1/stats), par jour au plus fin, petites cases masquées",
     "reports": "signalements ligne à ligne, descriptions masquées (/api/v1/reports, /api/v1/reports.csv)",
+    "coop": "activités de coordination au format de la Coop de la médiation numérique "
+            "(/api/v1/coordination.xlsx, .csv)",
 }
 DEFAULT_SCOPES = ("stats",)
 PREFIX = "rl_"

@@ -34,6 +34,11 @@ async def test_on_demand_digest_counts_themes_communes_and_urgent(app: App, tran
     assert "Démarche en ligne 4" in digest.text and "Romagné (35) 4" in digest.text
     assert "Urgents non résolus : S-2026-" in digest.text
     assert digest.attachment is not None and digest.attachment.data.startswith(b"\x89PNG")
+    # RGAA criterion 1: what the chart shows is in the same message as text (screen readers read no image)
+    assert "Le graphique en texte" in digest.text
+    chart_lines = [x for x in digest.text.splitlines() if x.startswith("- semaine du ")]
+    assert sum(int(x.split(" : ")[1].split(" ")[0]) for x in chart_lines) == 6  # the 8 weeks' reports, all of them
+    assert any("Connexion" in x for x in chart_lines)
     other = await joined(app, transport, "coordinator", "u-dig-971", territory="971-nord-gt")
     assert "aucun signalement" in (await other.say("/synthese"))[0].text
     assert "hors de votre périmètre" in (await other.say("/synthese 35-fougeres"))[0].text

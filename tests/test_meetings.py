@@ -21,7 +21,8 @@ from handlers.dates.french import MONTHS
 from handlers.meetings.calendar import CalendarEvent, invitation
 from handlers.meetings.reminders import parse_french_offsets
 from handlers.meetings.schedule import parse_every
-from storage.meetings import Meeting, NewMeeting, create_meeting, reminder_instant, rule_dates, seed_demo_meetings
+from storage.demo import seed_demo_meetings
+from storage.meetings import Meeting, NewMeeting, create_meeting, reminder_instant, rule_dates
 from storage.models import OutboxMessage
 from storage.territories import add_territory, by_code
 from tests.chat import Chat, FakeTransport
@@ -46,13 +47,14 @@ def reminders(transport: FakeTransport, chat_id: str) -> list[Reply]:
     return [r for r in transport.to(chat_id) if r.text.startswith("**Rappel")]
 
 
-async def schedule(chat: Chat, when: str, *, every: str = "Une seule fois", place: str = "Médiathèque") -> str:
+async def schedule(chat: Chat, when: str, *, every: str = "Une seule fois", place: str = "Médiathèque",
+                   length: str = "2 h") -> str:
     """The whole /reunion flow with buttons; returns the summary shown before « Confirmer »."""
     await chat.say("/reunion")
     await chat.pick("Réunion trimestrielle du réseau")
     await chat.say(when)
+    await chat.pick(length) if length.endswith(" h") else await chat.say(length)
     await chat.say(place)
-    await chat.pick("2 h")
     summary = await chat.pick(every) if every in ("Une seule fois", "Tous les 3 mois") else await chat.say(every)
     assert "Confirmer" in [c.label for c in summary[-1].choices]
     saved = await chat.pick("Confirmer")
@@ -140,10 +142,11 @@ async def test_a_coordinator_schedules_a_quarterly_meeting_echoed_unambiguously(
     await claire.pick("Réunion trimestrielle du réseau")
     assert "Il manque l'heure" in await claire.text("jeudi 12 mars")
     await claire.say("jeudi 12 mars à 14h")
+    assert "Je n'ai pas compris la durée" in await claire.text("longtemps")
+    await claire.say("1h30")
     await claire.say("Médiathèque La Clairière, Fougères")
-    await claire.say("2h30")
     summary = (await claire.say("tous les trimestres"))[-1].text
-    assert "Durée : 2 h 30" in summary
+    assert "Durée : 1 h 30" in summary
     assert "**jeudi 12 mars 2026 à 14 h 00, heure de Paris**" in summary
     assert "tous les 3 mois, le 2e jeudi du mois" in summary and "jeudi 11 juin 2026" in summary
     assert "7 jours, 1 jour et 2 heures avant" in summary
@@ -158,7 +161,7 @@ async def test_a_coordinator_schedules_a_quarterly_meeting_echoed_unambiguously(
     async with app.sessions() as session:
         meeting = (await session.execute(select(Meeting))).unique().scalar_one()
     assert meeting.starts_at == utc(2026, 3, 13, 9, 30)
-    assert meeting.rrule == "FREQ=MONTHLY;INTERVAL=3;BYDAY=+2FR"
+    assert meeting.rrule == "FREQ=MONTHLY;INTERVAL=3;BYDAY=+2FR" and meeting.duration_minutes == 90
     assert "déjà pris en compte" in (await claire.pick("Confirmer"))[0].text
 
 
@@ -388,7 +391,7 @@ def test_console_meeting_then_processes_restarted_across_its_reminder_send_it_on
     local = datetime(day.year, day.month, day.day, 14, tzinfo=PARIS)
     typed = f"{day.day} {MONTHS[day.month - 1]} {day.year} à 14h"
     console = _relais(tmp_path, "console", "--as", "coordinator",
-                      stdin=f"/reunion\n1\n{typed}\nMédiathèque de Fougères\n2\n2\n1\n")
+                      stdin=f"/reunion\n1\n{typed}\n2\nMédiathèque de Fougères\n2\n1\n")
     assert console.returncode == 0, console.stderr
     assert f"{day.day if day.day > 1 else '1er'} {MONTHS[day.month - 1]} {day.year} à 14 h 00, heure de Paris" \
         in console.stdout

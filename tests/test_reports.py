@@ -150,11 +150,13 @@ async def test_withdraw_within_24_hours_only(app: App, transport: FakeTransport,
     await _report_by_buttons(referent)
     reference = (await _reports(app))[0].reference
     await referent.say("/mes_signalements")
+    await referent.pick(f"Voir {reference}")
     assert "retiré" in (await referent.pick(f"Retirer {reference}"))[0].text
     await _report_by_buttons(referent)
     clock.advance(timedelta(hours=25))
-    listing = await referent.say("/mes_signalements")
-    assert not listing[0].choices
+    await referent.say("/mes_signalements")
+    opened = await referent.pick("Voir S-")
+    assert [c.label for c in opened[0].choices] == ["Retour à mes signalements"]  # too late to withdraw
 
 
 @pytest.mark.parametrize("raw, kinds, secret", [

@@ -17,6 +17,7 @@ from bot.api.errors import error
 from bot.api.params import commune, day, decode_cursor, encode_cursor, moment, plain_parameters
 from bot.api.rows import CsvSheet, as_item
 from bot.api.secrecy import table
+from storage.coop_export import coordination_rows, to_csv, to_xlsx
 from storage.models import OutboxMessage
 from storage.report_stats import GROUPS, ApiFilter, grouped_counts, list_reports
 from storage.reports import STATUSES, URGENCIES, Report
@@ -127,6 +128,20 @@ def create_api(app: "App", *, small_cell_threshold: int = 3) -> FastAPI:
         rows = await grouped_counts(s, f, groups)
         return {"group_by": groups, "threshold": small_cell_threshold,
                 "rows": table(groups, rows, small_cell_threshold)}
+
+    @api.get("/api/v1/coordination.{fmt}", summary="Activités de coordination au format de la Coop (XLSX ou CSV) — "
+             "portée coop")
+    async def coordination(fmt: str, s: Session, tok: Annotated[ApiToken, Depends(token_with("coop"))],
+                           since: str, until: str | None = None, territory: str | None = None) -> Response:
+        if fmt not in ("xlsx", "csv"):
+            raise error(404, "format : coordination.xlsx ou coordination.csv")
+        start, end = day(since, "since"), day(until, "until") or app.clock.now()
+        assert start is not None
+        rows = await coordination_rows(s, await scope(s, tok, territory), start, end)
+        media = ("text/csv; charset=utf-8" if fmt == "csv"
+                 else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+        return Response(to_csv(rows) if fmt == "csv" else to_xlsx(rows), media_type=media,
+                        headers={"Content-Disposition": f'attachment; filename="activites-coordination.{fmt}"'})
 
     @api.get("/healthz", summary="État de la base et de chaque messagerie")
     @api.head("/healthz", include_in_schema=False)  # load balancers and uptime probes often send HEAD

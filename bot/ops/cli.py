@@ -371,3 +371,38 @@ async def _reminders_report(session: AsyncSession, now: datetime) -> list[str]:
                        offset=offsets_text((batch.offset_code,)), outcome=t(f"meetings.cli_outcome_{batch.outcome}"),
                        recipients=batch.recipients))
     return lines
+
+
+async def cmd_export(args: argparse.Namespace, settings: Settings) -> int:
+    """`relais export coordination --since …`: the Coop's « activités de coordination » as a file."""
+    from datetime import UTC
+    from pathlib import Path
+
+    from storage.coop_export import coordination_rows, to_csv, to_xlsx
+    from storage.territories import subtree_ids
+
+    def aware(text: str) -> datetime:
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+    try:
+        since, until = aware(args.since), aware(args.until) if args.until else None
+    except ValueError:
+        print("Erreur : date attendue au format AAAA-MM-JJ (par exemple 2026-01-01).", file=sys.stderr)
+        return 2
+    fmt = args.format or ("csv" if args.output and args.output.endswith(".csv") else "xlsx")
+    output = Path(args.output or f"activites-coordination.{fmt}")
+    async with prepared(settings) as app, app.sessions() as session:
+        if args.territory:
+            territory = await by_code(session, args.territory)
+            if territory is None:
+                print(f"Erreur : territoire {args.territory} inconnu (voir : relais territory list).", file=sys.stderr)
+                return 1
+            ids = await subtree_ids(session, territory.id)
+        else:
+            ids = [x.id for x in await all_territories(session)]
+        rows = await coordination_rows(session, ids, since, until or app.clock.now())
+    output.write_bytes(to_csv(rows) if fmt == "csv" else to_xlsx(rows))
+    print(f"{len(rows)} activité(s) de coordination écrite(s) dans {output} (format de la Coop de la médiation "
+          f"numérique).")
+    return 0

@@ -84,7 +84,23 @@ async def build(session: AsyncSession, territory: Territory, period: Period) -> 
 
         chart = await asyncio.to_thread(weekly_chart, figs.weekly_by_theme, labels, tz, t("digest.chart_title"))
     attachment = Attachment("synthese.png", "image/png", chart) if chart else None
+    if chart:  # RGAA criterion 1: the image's information also as text, in the same message
+        text += "\n" + chart_text(figs.weekly_by_theme, labels, tz)
     return Reply(text, attachment=attachment)
+
+
+def chart_text(rows: list[tuple[datetime, str, int]], labels: dict[str, str], tz: ZoneInfo) -> str:
+    """The chart read aloud: one line per week shown, its total and its themes, biggest first."""
+    weeks: dict[datetime, dict[str, int]] = {}
+    for week, theme, n in rows:
+        weeks.setdefault(week, {})[theme] = weeks.get(week, {}).get(theme, 0) + n
+    lines = [t("digest.chart_text_title")]
+    for week in sorted(weeks):
+        themes_of_week = sorted(weeks[week].items(), key=lambda item: (-item[1], item[0]))
+        detail = ", ".join(f"{labels.get(theme, theme)} {n}" for theme, n in themes_of_week)
+        lines.append(t("digest.chart_text_line", week=week.astimezone(tz).strftime("%d/%m"),
+                       total=sum(weeks[week].values()), detail=detail))
+    return "\n".join(lines)
 
 
 def last_week(now: datetime, tz: ZoneInfo) -> Period:

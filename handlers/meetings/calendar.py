@@ -10,7 +10,7 @@ import icalendar
 
 from bot.events import Attachment
 
-MEETING_LENGTH = timedelta(hours=2)  # nobody gives an end time; calendars need one
+MEETING_LENGTH = timedelta(hours=2)  # when a meeting says nothing; calendars need an end
 PRODID = "-//relais//Réunions du réseau//FR"
 
 
@@ -25,6 +25,7 @@ class CalendarEvent:
     sequence: int = 0
     cancelled: bool = False
     description: str = ""
+    length: timedelta = MEETING_LENGTH  # asked at creation
 
 
 def invitation(event: CalendarEvent) -> bytes:
@@ -48,7 +49,7 @@ def _vevent(event: CalendarEvent) -> icalendar.Event:
     vevent.add("uid", event.uid)
     vevent.add("dtstamp", event.stamp.astimezone(UTC))
     vevent.add("dtstart", event.starts_at.astimezone(event.tz))
-    vevent.add("dtend", (event.starts_at + MEETING_LENGTH).astimezone(event.tz))
+    vevent.add("dtend", (event.starts_at + event.length).astimezone(event.tz))
     vevent.add("summary", event.title)
     vevent.add("location", event.place)
     vevent.add("sequence", event.sequence)

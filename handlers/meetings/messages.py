@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -82,7 +82,8 @@ def calendar_event(found: Occurrence, *, cancelled: bool = False) -> CalendarEve
     return CalendarEvent(uid=f"relais-meeting-{meeting.id}-{found.key:%Y%m%dT%H%MZ}@relais", title=meeting.title,
                          place=meeting.place, starts_at=found.starts_at, tz=meeting.tz, stamp=found.since,
                          sequence=found.sequence, cancelled=cancelled,
-                         description=t("meetings.ics_description", network=french.of_network(meeting.territory.name)))
+                         description=t("meetings.ics_description", network=french.of_network(meeting.territory.name)),
+                         length=meeting.length)
 
 
 def ics(found: Occurrence, *, cancelled: bool = False) -> Attachment:
@@ -98,7 +99,7 @@ def days_until(found: Occurrence, now: datetime, tz: ZoneInfo) -> str:
 
 
 def reminder(found: Occurrence, member: Member, *, now: datetime, answer: str | None, late: bool,
-             invitation: Attachment | None) -> Reply:
+             invitation: Attachment | None, actions: Sequence[str] = ()) -> Reply:
     tz = zone_of(member)
     lines = [t("meetings.reminder", title=literal(found.meeting.title), relative=days_until(found, now, tz),
                when=when(found.starts_at, tz), place=found.meeting.place)]
@@ -106,6 +107,8 @@ def reminder(found: Occurrence, member: Member, *, now: datetime, answer: str | 
                  else t("meetings.reminder_ask"))
     if late:
         lines.append(t("meetings.late"))
+    if actions:
+        lines += [t("closing.actions_recall")] + [f"- {action}" for action in actions]
     return Reply("\n".join(lines), choices=answer_choices(found), prompt_id=RSVP_PROMPT, choices_per_row=3,
                  attachment=invitation)
 

@@ -18,6 +18,7 @@ from bot.notify import notify_members
 from bot.router import COORDINATORS, Router, parse_command
 from handlers.meetings.messages import already_queued, ics, invited, offsets_text, reminder
 from storage import audit
+from storage.closures import last_actions
 from storage.meetings import (
     DEFAULT_OFFSETS,
     Meeting,
@@ -101,11 +102,12 @@ async def queue_reminder(session: AsyncSession, item: Due, now: datetime, *, lat
     reminded = {key.rsplit(":", 1)[1] for key in await already_queued(session, prefix)}
     answers = await answers_for(session, found)
     invitation = ics(found)
+    actions = await last_actions(session, found.meeting.id, found.starts_at)  # decided last time: back in the first
 
     def reply(member: Member) -> Reply:
         first = str(member.id) not in reminded
         return reminder(found, member, now=now, answer=answers.get(member.id), late=late,
-                        invitation=invitation if first else None)
+                        invitation=invitation if first else None, actions=actions if first else ())
 
     members = await invited(session, found.meeting)
     return await notify_members(session, members, lambda m: f"{prefix}{item.code}:{m.id}", reply, now=now)

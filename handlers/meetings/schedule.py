@@ -17,6 +17,9 @@ from bot.router import COORDINATORS, CommandCall, Router
 from handlers.dates.french import DateError, parse_when
 from handlers.meetings import answers as meeting_answers
 from handlers.meetings import changes as meeting_changes
+from handlers.meetings import closing as meeting_closing
+from handlers.meetings import length as meeting_length
+from handlers.meetings import nudge as meeting_nudge
 from handlers.meetings import reminders as meeting_reminders
 from handlers.meetings.messages import day_text, invited, offsets_text, recurrence, when
 from storage import audit
@@ -24,12 +27,11 @@ from storage.meetings import NewMeeting, create_meeting, monthly_rule, reminder_
 from storage.normalize import fold
 
 router = Router("meetings")
-ROUTERS = [router, meeting_answers.router, meeting_changes.router, meeting_reminders.router]  # the whole feature
+ROUTERS = [router, meeting_answers.router, meeting_changes.router, meeting_reminders.router,  # the whole feature
+           meeting_nudge.router, meeting_closing.router]
 
 TITLE_LIMIT = 120
 PLACE_LIMIT = 300
-_HOURS = re.compile(r"(?P<h>\d{1,2})\s*(?:h\s*(?P<m>\d{2})?)?(?P<half>\s*et demie?)?")
-_MINUTES = re.compile(r"(?P<m>\d{2,3})\s*(?:min|mn|minutes?)")
 WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 MONTHS = ("janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août", "septembre", "octobre",
           "novembre", "décembre")
@@ -87,11 +89,13 @@ async def read_place(text: str, _ctx: Context) -> Parsed:
     return Parsed.ok(place)
 
 
-async def read_duration(text: str, _ctx: Context) -> Parsed:
-    minutes = parse_duration(text)
-    if minutes is None:
-        return Parsed.again(t("meetings.bad_duration"))
-    return Parsed.ok(minutes)
+async def ask_length(_ctx: Context) -> Reply:
+    return meeting_length.ask_length()
+
+
+async def read_length(text: str, _ctx: Context) -> Parsed:
+    minutes = meeting_length.parse_length(text)
+    return Parsed.again(t("closing.bad_length")) if minutes is None else Parsed.ok(minutes)
 
 
 async def pick_number(choice_id: str, _ctx: Context) -> Parsed:
@@ -103,31 +107,14 @@ async def read_every(text: str, _ctx: Context) -> Parsed:
     return Parsed.again(t("meetings.bad_every")) if months is None else Parsed.ok(months)
 
 
-def parse_duration(text: str) -> int | None:
-    """« 2h », « 1h30 », « 90 min », « 1 heure et demie », « 2 », « une demi-journée » -> minutes (15 min to 12 h)."""
-    folded = fold(text).replace("heures", "h").replace("heure", "h").replace("une h", "1 h")
-    if "demi-journee" in folded or "demi journee" in folded:
-        return 180
-    minutes = None
-    if match := _HOURS.fullmatch(folded):
-        minutes = int(match["h"]) * 60 + int(match["m"] or 0) + (30 if match["half"] else 0)
-    elif match := _MINUTES.fullmatch(folded):
-        minutes = int(match["m"])
-    return minutes if minutes is not None and 15 <= minutes <= 720 else None
-
-
 FIELDS = (
     Field("title", t("meetings.field_title"),
           question(t("meetings.ask_title"), (Choice("default", t("meetings.default_title")),)),
           read=read_title, pick=pick_title),
     Field("when", t("meetings.field_when"), ask_when, read=read_when, show=lambda v, c: when(
         datetime.fromisoformat(v), c.tz)),
+    Field("length", t("meetings.field_length"), ask_length, read=read_length, pick=pick_number),
     Field("place", t("meetings.field_place"), question(t("meetings.ask_place")), read=read_place),
-    Field("duration", t("meetings.field_duration"),
-          question(t("meetings.ask_duration"), tuple(Choice(str(m), t(f"meetings.duration_{m}")) for m in (60, 120,
-                                                                                                               180)),
-                   per_row=3),
-          read=read_duration, pick=pick_number),
     Field("every", t("meetings.field_every"),
           question(t("meetings.ask_every"), (Choice("3", t("meetings.every_quarter")),
                                              Choice("0", t("meetings.once_button"))), per_row=2),
@@ -141,7 +128,8 @@ def draft(ctx: Context, data: dict[str, Any], submit_key: str = "") -> NewMeetin
     start = datetime.fromisoformat(data["when"])
     rule = monthly_rule(start.astimezone(ctx.tz).replace(tzinfo=None), data["every"]) if data["every"] else None
     return NewMeeting(territory_id=ctx.member.territory_id, title=data["title"], place=data["place"],
-                      starts_at=start, rrule=rule, created_by=ctx.member.id, submit_key=submit_key)
+                      starts_at=start, rrule=rule, created_by=ctx.member.id, submit_key=submit_key,
+                      duration_minutes=data["length"])
 
 
 async def summary(ctx: Context, data: dict[str, Any]) -> str:
@@ -150,7 +138,7 @@ async def summary(ctx: Context, data: dict[str, Any]) -> str:
     new = draft(ctx, data)
     offsets = (await reminder_offsets(ctx.session)).get(ctx.member.territory_id, ())
     text = t("meetings.summary", title=literal(new.title), when=when(new.starts_at, ctx.tz), place=literal(new.place),
-             duration=duration_text(data["duration"]),
+             length=meeting_length.length_text(data["length"]),
              recurrence=recurrence(new.starts_at.astimezone(ctx.tz), data["every"]),
              network=french.of(ctx.member.territory.name), offsets=offsets_text(offsets))
     if new.rrule:
@@ -158,11 +146,6 @@ async def summary(ctx: Context, data: dict[str, Any]) -> str:
                            new.starts_at + timedelta(days=370))
         text += "\n" + t("meetings.summary_next", dates=", ".join(day_text(d, ctx.tz) for d in later[:2]))
     return text
-
-
-def duration_text(minutes: int) -> str:
-    hours, rest = divmod(minutes, 60)
-    return (f"{hours} h {rest:02d}" if rest else f"{hours} h") if hours else f"{rest} min"
 
 
 async def save(ctx: Context, data: dict[str, Any], key: str) -> list[Reply]:

@@ -14,8 +14,21 @@ from handlers import places
 from handlers.access import oversees, visible_territories
 from handlers.reports.masking import mask
 from storage import audit
+from storage.models import Member
 from storage.normalize import fold
-from storage.reports import Report, ReportFilter, count_reports, find_reports, of_author, set_status
+from storage.reports import (
+    REOPEN_DELAY,
+    Report,
+    ReportFilter,
+    add_event,
+    can_reopen,
+    count_reports,
+    find_reports,
+    history,
+    page_of_author,
+    reopen,
+    set_status,
+)
 from storage.themes import guess, themes
 
 router = Router("report_followup")
@@ -33,32 +46,91 @@ def line(report: Report, ctx: Context) -> str:
              commune=places.label(report.commune_insee), date=when, status=t(f"followup.status_{report.status}"))
 
 
+MINE_PAGE = 10
+
+
 @router.command("mes_signalements", help_key="followup.help_mine", order=11)
 async def mine(_event: TextReceived, ctx: Context) -> Reply:
+    ctx.conversation.goto("followup.mine", offset=0)
+    return await mine_page(ctx)
+
+
+async def mine_page(ctx: Context) -> Reply:
+    """Ten at a time, newest first; each one opens (status, the coordinator's note, history)."""
     assert ctx.member is not None
-    reports = await of_author(ctx.session, ctx.member.id)
+    offset = ctx.conversation.data.get("offset", 0)
+    reports, total = await page_of_author(ctx.session, ctx.member.id, offset=offset, limit=MINE_PAGE)
     if not reports:
+        ctx.conversation.end()
         return Reply(t("followup.mine_none"))
-    lines = [t("followup.mine_title")] + [f"- {line(r, ctx)}" for r in reports]
-    recent = [r for r in reports if r.status == "new" and ctx.now - r.created_at < WITHDRAW_DELAY]
-    choices = tuple(Choice(str(r.id), t("followup.withdraw", reference=r.reference)) for r in recent[:5])
-    if choices:
-        ctx.conversation.goto("followup.mine")
-        lines.append(t("followup.withdraw_hint"))
-    return Reply("\n".join(lines), choices=choices)
+    shown = f"{offset + 1}–{offset + len(reports)}"
+    lines = [t("followup.mine_title", total=total, shown=shown)] + [f"- {line(r, ctx)}" for r in reports]
+    choices = [Choice(str(r.id), t("followup.see", reference=r.reference)) for r in reports]
+    if offset + MINE_PAGE < total:
+        choices.append(Choice("next", t("followup.next")))
+    lines.append(t("followup.mine_hint"))
+    return Reply("\n".join(lines), choices=tuple(choices), choices_per_row=2)
 
 
 @router.choice("followup.mine")
-async def withdraw(event: ChoiceMade, ctx: Context) -> Reply:
+async def chose_mine(event: ChoiceMade, ctx: Context) -> Reply:
     assert ctx.member is not None
+    if event.choice_id == "next":
+        ctx.conversation.update(offset=ctx.conversation.data.get("offset", 0) + MINE_PAGE)
+        return await mine_page(ctx)
     report = await ctx.session.get(Report, int(event.choice_id))
+    if report is None or report.author_id != ctx.member.id:
+        ctx.conversation.end()
+        return Reply(t("followup.not_found"))
+    ctx.conversation.goto("followup.mine_report", report=report.id)
+    choices = []
+    if report.status == "new" and ctx.now - report.created_at < WITHDRAW_DELAY:
+        choices.append(Choice("withdraw", t("followup.withdraw", reference=report.reference)))
+    if can_reopen(report, ctx.now):
+        choices.append(Choice("reopen", t("followup.reopen")))
+    choices.append(Choice("back", t("followup.back_mine")))
+    return Reply(await detail_text(ctx, report, with_author=False), choices=tuple(choices))
+
+
+@router.choice("followup.mine_report")
+async def mine_action(event: ChoiceMade, ctx: Context) -> Reply:
+    assert ctx.member is not None
+    if event.choice_id == "back":
+        ctx.conversation.goto("followup.mine")
+        return await mine_page(ctx)
+    report = await ctx.session.get(Report, ctx.conversation.data["report"])
     ctx.conversation.end()
-    if report is None or report.author_id != ctx.member.id or report.status != "new":
+    if report is None or report.author_id != ctx.member.id:
+        return Reply(t("followup.not_found"))
+    if event.choice_id == "reopen":
+        return await reopened(ctx, report)
+    return await withdraw(ctx, report)
+
+
+async def withdraw(ctx: Context, report: Report) -> Reply:
+    assert ctx.member is not None
+    if report.status != "new":
         return Reply(t("followup.withdraw_refused"))
     if ctx.now - report.created_at >= WITHDRAW_DELAY:
         return Reply(t("followup.withdraw_too_late", reference=report.reference))
     await set_status(ctx.session, report, "withdrawn", now=ctx.now, by=ctx.member.id)
+    await add_event(ctx.session, report, "withdrawn", now=ctx.now, by=ctx.member.id)
     return Reply(t("followup.withdrawn", reference=report.reference))
+
+
+async def reopened(ctx: Context, report: Report) -> Reply:
+    """« Toujours d'actualité »: back in the coordinators' list; the one who resolved it is told."""
+    assert ctx.member is not None
+    resolver = report.handled_by
+    if not await reopen(ctx.session, report, now=ctx.now, by=ctx.member.id):
+        return Reply(t("followup.reopen_refused", days=REOPEN_DELAY.days))
+    await audit.record(ctx.session, now=ctx.now, action="report.reopened", actor_id=ctx.member.id,
+                       target=report.reference)
+    if resolver is not None:
+        await notify_member(ctx.session, resolver, f"report:{report.id}:reopened:{ctx.now:%Y%m%d%H%M}",
+                            Reply(t("followup.notify_reopened", reference=report.reference), notify=True),
+                            now=ctx.now)
+    return Reply(t("followup.reopened", reference=report.reference))
 
 
 STATUS_WORDS = {"nouveau": ("new",), "nouveaux": ("new",), "pris": ("acknowledged",), "cours": ("acknowledged",),
@@ -119,16 +191,46 @@ async def chose_in_list(event: ChoiceMade, ctx: Context) -> Reply:
     report = await visible_report(ctx, int(event.choice_id))
     if report is None:
         return Reply(t("followup.not_found"))
+    return await open_report(ctx, report)
+
+
+async def open_report(ctx: Context, report: Report) -> Reply:
+    """The coordinator's view: the report, who reported it (never in a group), its history and notes."""
+    if "statuses" not in ctx.conversation.data:  # opened from an alert: « Retour » shows the open reports
+        ctx.conversation.update(**await parse_filters(ctx, ""))
     ctx.conversation.goto("followup.report", report=report.id)
+    choices = (Choice("acknowledged", t("followup.acknowledge")), Choice("resolved", t("followup.resolve")),
+               Choice("note", t("followup.add_note")), Choice("back", t("followup.back")))
+    text = await detail_text(ctx, report, with_author=not ctx.address.is_group)
+    return Reply(text, choices=choices, choices_per_row=2)
+
+
+async def detail_text(ctx: Context, report: Report, *, with_author: bool) -> str:
     theme = themes().problem(report.theme)
     text = t("followup.detail", reference=report.reference, theme=theme.label if theme else report.theme,
              commune=places.label(report.commune_insee), public=t(f"reports.public_{report.public}"),
              urgency=t(f"reports.urgency_{report.urgency}"), status=t(f"followup.status_{report.status}"),
              date=report.created_at.astimezone(ctx.tz).strftime("%d/%m/%Y %H:%M"),
              description=literal(report.description))
-    choices = (Choice("acknowledged", t("followup.acknowledge")), Choice("resolved", t("followup.resolve")),
-               Choice("back", t("followup.back")))
-    return Reply(text, choices=choices, choices_per_row=2)
+    if with_author:
+        author = await ctx.session.get(Member, report.author_id) if report.author_id else None
+        text += "\n" + t("followup.author", name=literal(author.display_name) if author else t("followup.author_gone"))
+    steps = await history(ctx.session, report.id)
+    if steps:
+        names = await display_names(ctx, {e.actor_id for e in steps if e.actor_id})
+        lines = [t("followup.history_title")]
+        lines += [t("followup.history_line", date=e.at.astimezone(ctx.tz).strftime("%d/%m %H:%M"),
+                    what=t(f"followup.event_{e.kind}"), who=names.get(e.actor_id or 0, t("followup.who_bot")))
+                  + (f" — _{literal(e.note)}_" if e.note else "") for e in steps]
+        text += "\n" + "\n".join(lines)
+    elif report.comment:  # reports older than the history keep their last note
+        text += "\n" + t("followup.last_note", comment=literal(report.comment))
+    return text
+
+
+async def display_names(ctx: Context, ids: set[int]) -> dict[int, str]:
+    found = [await ctx.session.get(Member, i) for i in sorted(ids)]
+    return {m.id: m.display_name for m in found if m is not None}
 
 
 @router.choice("followup.report")
@@ -137,6 +239,8 @@ async def chose_status(event: ChoiceMade, ctx: Context) -> Reply:
         ctx.conversation.goto("followup.list")
         return await show_page(ctx)
     ctx.conversation.goto("followup.comment", status=event.choice_id)
+    if event.choice_id == "note":
+        return Reply(t("followup.ask_note", limit=COMMENT_LIMIT), expects_answer=True)
     return Reply(t("followup.ask_comment", limit=COMMENT_LIMIT), choices=(Choice("none", t("followup.no_comment")),))
 
 
@@ -160,14 +264,44 @@ async def apply_status(ctx: Context, comment: str | None) -> Reply:
     ctx.conversation.end()
     if report is None:
         return Reply(t("followup.not_found"))
-    status = data["status"]
-    if not await set_status(ctx.session, report, status, now=ctx.now, by=ctx.member.id, comment=comment):
+    if data["status"] == "note":
+        return await add_note(ctx, report, comment)
+    if not await change_status(ctx, report, data["status"], comment):
         return Reply(t("followup.withdrawn_meanwhile", reference=report.reference))
+    return Reply(t(f"followup.done_{data['status']}", reference=report.reference))
+
+
+async def add_note(ctx: Context, report: Report, note: str | None) -> Reply:
+    """A note without a change of status: kept in the history and sent to the author."""
+    assert ctx.member is not None
+    if not note:
+        return Reply(t("followup.note_empty"))
+    report.comment, report.updated_at = note, ctx.now
+    await add_event(ctx.session, report, "note", now=ctx.now, by=ctx.member.id, note=note)
+    await audit.record(ctx.session, now=ctx.now, action="report.note", actor_id=ctx.member.id,
+                       target=report.reference)
+    if report.author_id is not None:
+        text = t("followup.notify_note", reference=report.reference) + "\n" + t("followup.notify_comment",
+                                                                                comment=literal(note))
+        await notify_member(ctx.session, report.author_id, f"report:{report.id}:note:{ctx.event_key or ctx.now}",
+                            Reply(text, notify=True), now=ctx.now)
+    return Reply(t("followup.done_note", reference=report.reference))
+
+
+async def change_status(ctx: Context, report: Report, status: str, comment: str | None) -> bool:
+    """Acknowledge or resolve, with the history, the audit log and a message to the author; False when the report
+    was withdrawn meanwhile (a withdrawal is final: nothing changes, nobody is told)."""
+    assert ctx.member is not None
+    if not await set_status(ctx.session, report, status, now=ctx.now, by=ctx.member.id, comment=comment):
+        return False
+    await add_event(ctx.session, report, status, now=ctx.now, by=ctx.member.id, note=comment)
     await audit.record(ctx.session, now=ctx.now, action=f"report.{status}", actor_id=ctx.member.id,
                        target=report.reference)
     if report.author_id is not None:
         note = t(f"followup.notify_{status}", reference=report.reference)
         if comment:
             note += "\n" + t("followup.notify_comment", comment=literal(comment))
-        await notify_member(ctx.session, report.author_id, f"report:{report.id}:{status}", Reply(note), now=ctx.now)
-    return Reply(t(f"followup.done_{status}", reference=report.reference))
+        note += "\n" + t("followup.notify_see")
+        await notify_member(ctx.session, report.author_id, f"report:{report.id}:{status}", Reply(note, notify=True),
+                            now=ctx.now)
+    return True

@@ -1,0 +1,1 @@
+"""coop: the coordination activities, exported in the Coop de la médiation numérique's format."""
