@@ -73,3 +73,13 @@ async def test_files_go_with_the_person_who_sent_them(app: App, transport: FakeT
     async with app.sessions() as session:
         left = (await session.execute(select(func.count(ReportAttachment.id)))).scalar_one()
     assert left == 0
+
+
+async def test_coordinators_see_the_photo_with_the_report(app: App, transport: FakeTransport) -> None:
+    chat = await joined(app, transport, "referent", "u-shown", territory="35-fougeres")
+    await chat.send_file(data=PHOTO, caption="la borne CAF de Romagné est en panne depuis lundi")
+    reference = (await _finish(chat)).split("**")[1]
+    claire = await joined(app, transport, "coordinator", "u-claire", territory="35-fougeres")
+    opened = await claire.say(f"/signalements {reference}")
+    assert [r.attachment.data for r in opened if r.attachment] == [PHOTO]
+    assert opened[-1].choices  # the detail and its buttons come last

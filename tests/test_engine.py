@@ -215,4 +215,4 @@ async def test_an_unknown_command_in_a_group_is_left_to_other_bots(group_app: Ap
 
 async def test_a_photo_outside_a_flow_gets_a_short_answer(app: App, member_chat: Chat) -> None:
     replies = await member_chat.send_file("photo")
-    assert replies and "photos" in replies[0].text
+    assert replies and "tapez /signaler puis envoyez-la" in replies[0].text

@@ -20,6 +20,7 @@ async def test_resolved_pressed_after_a_withdrawal_is_refused(app: App, transpor
     await coordinator.say("/signalements")
     await coordinator.pick(f"Traiter {reference}")  # the detail is open on the coordinator's phone…
     await referent.say("/mes_signalements")
+    await referent.pick(f"Voir {reference}")
     assert "retiré" in (await referent.pick(f"Retirer {reference}"))[0].text  # …when the author withdraws it
     await coordinator.pick("Résolu")
     refused = await coordinator.text("Sans commentaire")

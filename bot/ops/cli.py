@@ -360,7 +360,7 @@ async def cmd_reminders(args: argparse.Namespace, settings: Settings) -> int:
 async def _reminders_report(session: AsyncSession, now: datetime) -> list[str]:
     from bot.i18n import t
     from handlers.dates.french import format_when
-    from handlers.meetings.messages import offsets_text
+    from handlers.meetings.messages import offset_label
     from storage.meetings import Meeting, reminders_handled_at
 
     lines = []
@@ -368,7 +368,7 @@ async def _reminders_report(session: AsyncSession, now: datetime) -> list[str]:
         meeting = await session.get(Meeting, batch.meeting_id)
         assert meeting is not None
         lines.append(t("meetings.cli_line", meeting=meeting.id, when=format_when(batch.starts_at, meeting.tz),
-                       offset=offsets_text((batch.offset_code,)), outcome=t(f"meetings.cli_outcome_{batch.outcome}"),
+                       offset=offset_label(batch.offset_code), outcome=t(f"meetings.cli_outcome_{batch.outcome}"),
                        recipients=batch.recipients))
     return lines
 

@@ -13,10 +13,12 @@ from bot.router import MEMBERS, Command, CommandCall, Router, Routes
 router = Router("help")
 
 # Features shown under one heading (several routers make up one feature for the reader).
-TOPICS = {"reports": "reports", "report_followup": "reports", "partners": "partners", "partner_edit": "partners",
-          "meetings": "meetings", "meeting_answers": "meetings", "meeting_changes": "meetings",
-          "meeting_reminders": "meetings", "digest": "digest", "onboarding": "account", "profile": "account",
-          "privacy": "account", "help": "account"}
+TOPICS = {"reports": "reports", "report_followup": "reports", "report_alerts": "reports", "partners": "partners",
+          "partner_edit": "partners", "partner_hide": "partners", "meetings": "meetings", "meeting_answers": "meetings",
+          "meeting_changes": "meetings", "meeting_reminders": "meetings", "meeting_closing": "meetings",
+          "meeting_nudge": "meetings", "digest": "digest", "coop": "digest", "onboarding": "account",
+          "profile": "account", "privacy": "account", "help": "account"}
+COMPACT_BEYOND = 12
 ORDER = ("reports", "partners", "meetings", "digest", "account", "")
 
 
@@ -27,12 +29,17 @@ async def help_(call: CommandCall, ctx: Context) -> Reply:
     wanted = call.args.strip().lstrip("/!").lower()
     if wanted:
         return _detail(wanted, visible)
+    compact = len(visible) > COMPACT_BEYOND  # a coordinator's many commands: names only, one line per topic
     lines = [t("help.title_group" if ctx.address.is_group else "help.title")]
     by_topic = sorted(visible, key=lambda c: (_topic_order(c), c.order, c.name))
-    for topic, commands in groupby(by_topic, key=_topic):
-        if topic and has(f"help.topic_{topic}"):
-            lines.append(t(f"help.topic_{topic}"))
-        lines.extend(f"- /{c.name} : {t(c.help_key)}" for c in commands)
+    for topic, group in groupby(by_topic, key=_topic):
+        commands = list(group)
+        heading = t(f"help.topic_{topic}") if topic and has(f"help.topic_{topic}") else ""
+        if compact:
+            lines.append(f"{heading} {' · '.join(f'/{c.name}' for c in commands)}".strip())
+        else:
+            lines += [heading] if heading else []
+            lines.extend(f"- /{c.name} : {t(c.help_key)}" for c in commands)
     lines.append(t("help.footer"))
     return Reply("\n".join(lines))
 

@@ -69,6 +69,13 @@ def meeting_recurrence(meeting: Meeting) -> str:
     return recurrence(meeting.starts_at.astimezone(meeting.tz), rule_months(meeting.rrule))
 
 
+def offset_label(code: str) -> str:
+    """A reminder's code as people say it: « 1 jour », or the J-3 nudge to those who have not answered."""
+    if code.startswith("nudge"):
+        return t("meetings.nudge_label", n=code.removeprefix("nudge"))
+    return offsets_text((code,))
+
+
 def offsets_text(codes: tuple[str, ...]) -> str:
     """("7d", "1d", "2h") -> « 7 jours, 1 jour et 2 heures »."""
     words = [t(f"meetings.unit_{code[-1]}{'s' if int(code[:-1]) > 1 else ''}", n=int(code[:-1])) for code in codes]

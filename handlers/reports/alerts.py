@@ -98,7 +98,7 @@ async def alert(session: AsyncSession, report: Report, territory: Territory, lin
 
 
 @router.action(ALERT_PROMPT)
-async def pressed(event: ChoiceMade, ctx: Context) -> Reply:
+async def pressed(event: ChoiceMade, ctx: Context) -> Reply | list[Reply]:
     """A button of an alert, pressed privately or in the group: always answered by a message."""
     kind, _, number = event.choice_id.partition(":")
     if ctx.member is None or ctx.member.role not in COORDINATORS:

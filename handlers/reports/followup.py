@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from bot.context import Context
-from bot.events import Choice, ChoiceMade, Reply, TextReceived
+from bot.events import Attachment, Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.markup import literal
 from bot.notify import notify_member
-from bot.router import COORDINATORS, Router, parse_command
+from bot.router import COORDINATORS, CommandCall, Router
 from handlers import places
 from handlers.access import oversees, visible_territories
 from handlers.reports.masking import mask
 from storage import audit
+from storage.attachments import of_report
+from storage.groups import group_of
 from storage.models import Member
 from storage.normalize import fold
 from storage.reports import (
@@ -21,6 +24,7 @@ from storage.reports import (
     Report,
     ReportFilter,
     add_event,
+    by_reference,
     can_reopen,
     count_reports,
     find_reports,
@@ -31,6 +35,7 @@ from storage.reports import (
 )
 from storage.themes import guess, themes
 
+REFERENCE = re.compile(r"\bS-\d{4}-\d{4,6}\b")
 router = Router("report_followup")
 
 WITHDRAW_DELAY = timedelta(hours=24)
@@ -153,10 +158,26 @@ async def parse_filters(ctx: Context, text: str) -> dict[str, object]:
 
 @router.command("signalements", roles=COORDINATORS, help_key="followup.help_list",
                 example_key="followup.example_list", order=12, in_group=True)
-async def list_reports(event: TextReceived, ctx: Context) -> Reply:
-    _, text = parse_command(event.text) or ("", "")
-    ctx.conversation.goto("followup.list", **await parse_filters(ctx, text))
-    return await show_page(ctx)
+async def list_reports(call: CommandCall, ctx: Context) -> Reply | list[Reply]:
+    """The list with its filters; a reference (« S-2026-00009 ») opens that report; words it does not know are
+    said, not silently dropped. In a group, only the coordination group linked to one's territory sees reports."""
+    if ctx.address.is_group and not await linked_here(ctx):
+        return Reply(t("followup.group_not_linked"))
+    if reference := REFERENCE.search(call.args.upper()):
+        report = await by_reference(ctx.session, reference.group())
+        found = report if report is not None and await oversees(ctx, report.territory_id) else None
+        return await open_report(ctx, found) if found else Reply(t("followup.not_found"))
+    filters = await parse_filters(ctx, call.args)
+    ctx.conversation.goto("followup.list", **filters)
+    unknown = call.args.strip() and not (filters["urgency"] or filters["theme"] or filters["commune"]
+                                         or any(w in STATUS_WORDS for w in fold(call.args).split()))
+    page = await show_page(ctx)
+    return [Reply(t("followup.filters_unknown", text=literal(call.args.strip()[:40]))), page] if unknown else page
+
+
+async def linked_here(ctx: Context) -> bool:
+    link = await group_of(ctx.session, ctx.address.platform, ctx.address.chat_id)
+    return link is not None and await oversees(ctx, link.territory_id)
 
 
 async def show_page(ctx: Context) -> Reply:
@@ -184,7 +205,7 @@ async def visible_report(ctx: Context, report_id: int) -> Report | None:
 
 
 @router.choice("followup.list")
-async def chose_in_list(event: ChoiceMade, ctx: Context) -> Reply:
+async def chose_in_list(event: ChoiceMade, ctx: Context) -> Reply | list[Reply]:
     if event.choice_id == "next":
         ctx.conversation.update(offset=ctx.conversation.data["offset"] + PAGE)
         return await show_page(ctx)
@@ -194,7 +215,7 @@ async def chose_in_list(event: ChoiceMade, ctx: Context) -> Reply:
     return await open_report(ctx, report)
 
 
-async def open_report(ctx: Context, report: Report) -> Reply:
+async def open_report(ctx: Context, report: Report) -> list[Reply]:
     """The coordinator's view: the report, who reported it (never in a group), its history and notes."""
     if "statuses" not in ctx.conversation.data:  # opened from an alert: « Retour » shows the open reports
         ctx.conversation.update(**await parse_filters(ctx, ""))
@@ -202,7 +223,9 @@ async def open_report(ctx: Context, report: Report) -> Reply:
     choices = (Choice("acknowledged", t("followup.acknowledge")), Choice("resolved", t("followup.resolve")),
                Choice("note", t("followup.add_note")), Choice("back", t("followup.back")))
     text = await detail_text(ctx, report, with_author=not ctx.address.is_group)
-    return Reply(text, choices=choices, choices_per_row=2)
+    files = [Reply(t("followup.file", name=f.name), attachment=Attachment(f.name, f.mime, f.data))
+             for f in await of_report(ctx.session, report.id)]  # photos of the report: coordinators only
+    return [*files, Reply(text, choices=choices, choices_per_row=2)]
 
 
 async def detail_text(ctx: Context, report: Report, *, with_author: bool) -> str:
