@@ -205,6 +205,11 @@ async def test_a_double_press_is_taken_once(stage: Stage) -> None:
         assert summary.handle.plain_text.count("✓") == 1 and summary.handle.plain_text.endswith("✓ Confirmer")
         assert sorted(camille.popups()[-2:]) == ["", "C'est déjà pris en compte (« Confirmer »)."]
     assert "Camille Martin" in (await camille.say("/moi", "Votre profil")).text
+    await camille.say("/nom", "Quel nom")
+    await camille.say("Camille Durand", "Votre nom sera")
+    await camille.say("/annuler", "C'est annulé")
+    late = await camille.say("Confirmer", "compris")  # not « déjà pris en compte »: that was another question
+    assert "déjà" not in late.text
 
 
 # --- 4. /annuler -------------------------------------------------------------------------------------------------
