@@ -22,6 +22,7 @@ from storage.models import Conversation
 
 RECENT = 5  # presses remembered, so a double tap is told « déjà pris en compte » rather than « pas compris »
 _RECENT_KEY = "_recent"  # kept inside the row's data, never shown to handlers
+_AGAIN_KEY = "_again"  # the last answer was to the last question shown: typing it again is a double, not news
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class Answered:
     prompt_id: str
     choice_id: str
     label: str
+    number: int = 0  # its place in the list shown (1-based): a number typed twice on Matrix or the console
 
 
 class ConversationState:
@@ -44,6 +46,7 @@ class ConversationState:
         stored: dict[str, Any] = dict(row.data or {}) if row is not None and live else {}
         self.expired_step = row.step if expired and row else ""
         self.recent: list[Answered] = [Answered(*entry) for entry in stored.pop(_RECENT_KEY, [])]
+        self.typed_again = bool(stored.pop(_AGAIN_KEY, False))
         self.step: str = row.step if row is not None and live else ""
         self.data: dict[str, Any] = stored
         self.prompt_id: str = row.prompt_id if row is not None and live else ""
@@ -87,6 +90,7 @@ class ConversationState:
         if not same:
             self.prompt_id = "c" + secrets.token_hex(4)
             self.offered = list(choices)
+            self.typed_again = False  # a new question: what is typed now answers it
         self._offer_step = self.step
         self.changed = True
         return self.prompt_id
@@ -103,12 +107,18 @@ class ConversationState:
     def answered(self, prompt_id: str, choice: Choice) -> None:
         """Remember a press (or typed choice) that was taken. Only the labels of the bot's own words are kept
         (« Envoyer »): a label may be a person's name, which must not outlive its use."""
-        entry = Answered(prompt_id, choice.id, choice.label if choice.aliases else "")
+        number = next((i for i, c in enumerate(self.offered, start=1) if c.id == choice.id), 0)
+        entry = Answered(prompt_id, choice.id, choice.label if choice.aliases else "", number)
         self.recent = [entry, *[r for r in self.recent if r.prompt_id != prompt_id]][:RECENT]
+        self.typed_again = prompt_id == self.prompt_id
         self.changed = True
 
     def already(self, prompt_id: str) -> Answered | None:
         return next((r for r in self.recent if r.prompt_id == prompt_id), None)
+
+    def repeated(self) -> Answered | None:
+        """The last answer, while nothing was asked since (so the same words or number typed again repeat it)."""
+        return self.recent[0] if self.recent and self.typed_again else None
 
     async def save(self, session: AsyncSession, now: datetime, ttl: timedelta) -> None:
         if not self.changed:
@@ -121,7 +131,9 @@ class ConversationState:
                                         user_id=self.address.user_id)
         data = dict(self.data)
         if self.recent:
-            data[_RECENT_KEY] = [[r.prompt_id, r.choice_id, r.label] for r in self.recent]
+            data[_RECENT_KEY] = [[r.prompt_id, r.choice_id, r.label, r.number] for r in self.recent]
+        if self.typed_again:
+            data[_AGAIN_KEY] = True
         row.step, row.data, row.prompt_id = self.step, data, self.prompt_id
         row.offered = [_choice_row(c) for c in self.offered]
         row.updated_at, row.expires_at = now, now + ttl

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.conversation import prompt_owner
+from bot.conversation import Answered, prompt_owner
 from bot.events import Address, Choice, ChoiceMade, Event, FileReceived, LocationShared, Reply, TextReceived
 from bot.i18n import t
 from bot.matching import closest, match_choice
@@ -286,7 +286,8 @@ async def _text(routes: Routes, event: TextReceived, ctx: Context) -> Route:
     if conversation.step and conversation.offered:
         return Route(say(t("core.choose_one"), offer=True), event)
     if not conversation.step and (done := _repeated(event.text, ctx)):
-        return Route(say(t("core.choice_done", label=done)), event)
+        notice = t("core.choice_done", label=done.label) if done.label else t("core.choice_done_plain")
+        return Route(say(notice), event)
     if group:
         return QUIET
     if conversation.expired_step:
@@ -294,9 +295,13 @@ async def _text(routes: Routes, event: TextReceived, ctx: Context) -> Route:
     return Route(say(t("core.not_understood")), event)
 
 
-def _repeated(text: str, ctx: Context) -> str | None:
-    """« Envoyer » typed again after the report was sent: the label of that answer."""
-    recent = [Choice(r.choice_id, r.label) for r in ctx.conversation.recent[:1] if r.label]
-    choice = match_choice(text, recent) if recent and not text.strip().isdigit() else None
-    return choice.label if choice else None
-
+def _repeated(text: str, ctx: Context) -> Answered | None:
+    """« Envoyer » or « 1 » typed again right after it was taken (a double send on Matrix, the console…): the
+    answer it repeats. Once another question was shown, what is typed answers that one instead."""
+    last = ctx.conversation.repeated()
+    typed = text.strip()
+    if last is None:
+        return None
+    if typed.isdigit():
+        return last if last.number and int(typed) == last.number else None
+    return last if last.label and match_choice(typed, [Choice(last.choice_id, last.label)]) else None

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import secrets
 import struct
 import time
 import zlib
@@ -21,142 +19,30 @@ from nio import (
     MegolmEvent,
     RoomGetStateEventResponse,
     RoomMemberEvent,
-    RoomMessage,
     RoomMessageNotice,
     RoomMessageText,
     RoomSendError,
 )
 from nio.crypto.attachments import decrypt_attachment
-from sqlalchemy import func, select
 
-from bot.adapters.matrix.adapter import MatrixTransport
 from bot.adapters.matrix.content import html_body, notice, png_size
 from bot.adapters.matrix.inbound import after_own_arrival, to_event
 from bot.adapters.matrix.outbound import refusal
-from bot.adapters.matrix.session import MatrixConfig, server_allowed
+from bot.adapters.matrix.session import server_allowed
 from bot.adapters.matrix.undecrypted import Undecrypted
-from bot.app import App, feature_routers
-from bot.config import Settings
+from bot.app import feature_routers
 from bot.events import Address, Attachment, Choice, Delivery, Reply, TextReceived
-from storage.members import create_invitation
 from storage.models import InboundEvent
 from storage.reports import Report
-from storage.territories import by_code
+from tests.adapters import MATRIX_WAIT, unique_name
+from tests.adapters import MatrixBot as Bot
+from tests.adapters import MatrixPerson as Person
 from tests.conftest import dump_tables
-from tests.servers.nio_helpers import create_dm, make_client, send_text, sync_until
+from tests.servers.nio_helpers import create_dm, make_client, sync_until
 from tests.servers.synapse import SynapseServer
 
 ROUTERS = feature_routers()  # every feature, as `relais run` has them
-WAIT = 20.0  # seconds to wait for a reply; the first encrypted message waits for key sharing
-
-
-def _name(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(4)}"
-
-
-class Bot:
-    """The whole application with the Matrix adapter only, started and stopped like `relais run` does."""
-
-    def __init__(self, synapse: SynapseServer, data: Path, *, allowed: str = "", by_token: bool = False) -> None:
-        self.user_id, self.token = synapse.register(_name("relais"), "bot-password")
-        self.settings = Settings(database_url=f"sqlite:///{data / 'relais.db'}", data_dir=data / "data",
-                                 matrix_homeserver=synapse.url, matrix_user=self.user_id,
-                                 matrix_password="" if by_token else "bot-password",
-                                 matrix_access_token=self.token if by_token else "",
-                                 matrix_allowed_servers=allowed, demo_content=False,
-                                 _env_file=None)  # type: ignore[call-arg]
-        self.app: App | None = None
-        self.transport: MatrixTransport | None = None
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self, *, timeline_limit: int = 200) -> None:
-        self.transport = MatrixTransport(MatrixConfig.from_settings(self.settings), timeline_limit=timeline_limit)
-        self.app = App(self.settings, transports=[self.transport], routers=ROUTERS)
-        await self.app.prepare()
-        self._stop = asyncio.Event()
-        self._task = asyncio.create_task(self.app.serve(self._stop))
-        await asyncio.wait_for(self.transport.ready.wait(), WAIT)
-
-    async def stop(self) -> None:
-        if self._task is None or self.app is None:
-            return
-        self._stop.set()
-        await self._task
-        await self.app.close()
-        self._task = None
-
-    async def invitation(self, role: str = "referent") -> str:
-        assert self.app is not None
-        async with self.app.sessions() as session, session.begin():
-            territory = await by_code(session, "35-fougeres")
-            assert territory is not None
-            new = await create_invitation(session, role=role, territory_id=territory.id, now=self.app.clock.now())
-            return new.code
-
-    async def count(self, model: type) -> int:
-        assert self.app is not None
-        async with self.app.sessions() as session:
-            return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
-
-
-class Person:
-    """A Matrix user (an E2E-capable nio client) talking to the bot; remembers everything the bot said."""
-
-    def __init__(self, client: AsyncClient, bot_id: str, token: str) -> None:
-        self.client, self.bot_id, self.token = client, bot_id, token
-        self.room_id = ""
-        self.heard: list[tuple[str, RoomMessage]] = []
-        self._read: dict[str, int] = {}
-        client.add_event_callback(self._record, RoomMessage)
-
-    def _record(self, room: MatrixRoom, event: RoomMessage) -> None:
-        if event.sender == self.bot_id:
-            self.heard.append((room.room_id, event))
-
-    def from_bot(self, room_id: str = "") -> list[RoomMessage]:
-        return [e for r, e in self.heard if r == (room_id or self.room_id)]
-
-    async def open_dm(self, *, encrypted: bool) -> str:
-        self.room_id = await create_dm(self.client, self.bot_id, encrypted=encrypted)
-        await self.sees_bot_join(self.room_id)
-        return self.room_id
-
-    async def sees_bot_join(self, room_id: str) -> None:
-        def joined() -> bool:
-            room = self.client.rooms.get(room_id)
-            return room is not None and self.bot_id in room.users and self.bot_id not in room.invited_users
-
-        await sync_until(self.client, joined, WAIT, what="the bot joined")
-
-    async def say(self, text: str, room_id: str = "") -> None:
-        await send_text(self.client, room_id or self.room_id, text, keys_timeout=WAIT)
-
-    async def hears(self, needle: str, room_id: str = "") -> RoomMessage:
-        """The bot's next message in the room containing `needle` (earlier ones it skips are read too)."""
-        room = room_id or self.room_id
-        found: list[RoomMessage] = []
-
-        def arrived() -> bool:
-            messages = self.from_bot(room)
-            for index in range(self._read.get(room, 0), len(messages)):
-                if needle in getattr(messages[index], "body", ""):
-                    self._read[room] = index + 1
-                    found.append(messages[index])
-                    return True
-            return False
-
-        await sync_until(self.client, arrived, WAIT, what=f"a reply with {needle!r}")
-        return found[0]
-
-    async def ask(self, text: str, needle: str, room_id: str = "") -> RoomMessage:
-        await self.say(text, room_id)
-        return await self.hears(needle, room_id)
-
-    async def settle(self, seconds: float = 1.5) -> None:
-        """Keep syncing a moment, so that a duplicate the bot might send would be seen."""
-        with contextlib.suppress(TimeoutError):
-            await sync_until(self.client, lambda: False, seconds)
+WAIT = MATRIX_WAIT
 
 
 @pytest.fixture
@@ -164,7 +50,7 @@ async def bots(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Callable
     started: list[Bot] = []
 
     async def make(*, start: bool = True, allowed: str = "", by_token: bool = False) -> Bot:
-        bot = Bot(synapse, tmp_path / f"bot{len(started)}", allowed=allowed, by_token=by_token)
+        bot = Bot(synapse, tmp_path / f"bot{len(started)}", allowed=allowed, by_token=by_token, routers=ROUTERS)
         started.append(bot)
         if start:
             await bot.start()
@@ -180,7 +66,7 @@ async def people(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Callab
     clients: list[AsyncClient] = []
 
     async def make(bot: Bot) -> Person:
-        user_id, token = synapse.register(_name("camille"), "person-password")
+        user_id, token = synapse.register(unique_name("camille"), "person-password")
         client = await make_client(synapse.url, user_id, token, tmp_path / user_id.strip("@").split(":")[0])
         clients.append(client)
         return Person(client, bot.user_id, token)

@@ -20,111 +20,22 @@ from sqlalchemy import func, select
 
 from bot.adapters.telegram.adapter import TelegramTransport, api_urls
 from bot.adapters.telegram.render import MAX_TEXT, callback_data, split_text, utf16_len
-from bot.app import App
 from bot.config import Settings
 from bot.events import Address, Attachment, Choice, ChoiceMade, Delivery, Event, FileReceived, Reply, TextReceived
 from bot.outbox import enqueue
 from bot.transport import Receipt, TransportError
 from storage.groups import GroupLink, group_of
-from storage.members import create_invitation
 from storage.models import OutboxMessage
 from storage.reports import Report
 from storage.territories import by_code
+from tests.adapters import TELEGRAM_WAIT, TOKEN, Harness, answer, running
 from tests.conftest import dump_tables
-from tests.fakes.telegram_api import FakeTelegram, FakeUser, Faults, SentMessage
+from tests.fakes.telegram_api import FakeTelegram, FakeUser, Faults
 from tests.fakes.telegram_markup import parse_text
 from tests.servers.process import free_port
 
-TOKEN = "123456:TEST-token"
-WAIT = 30.0  # upper bound of every wait (retries under faults take a few seconds); never a timed assertion
+WAIT = TELEGRAM_WAIT
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000002000000030806000000") + b"\x00" * 40
-
-
-@dataclass
-class Harness:
-    """The bot running in this loop (App.serve: adapter, dispatcher, outbox worker) and the fake it talks to."""
-
-    fake: FakeTelegram
-    app: App
-    transport: TelegramTransport
-
-    async def invite(self, role: str = "referent", territory: str = "35-fougeres") -> str:
-        async with self.app.sessions() as session, session.begin():
-            place = await by_code(session, territory)
-            assert place is not None
-            return (await create_invitation(session, role=role, territory_id=place.id,
-                                            now=self.app.clock.now())).code
-
-    async def join(self, user: FakeUser, role: str = "referent") -> None:
-        code = (await self.invite(role)).replace("-", "")  # as a t.me deep link delivers it
-        await self.ask(user, f"/start {code}", "Bienvenue")
-
-    async def ask(self, user: FakeUser, text: str, expect: str) -> SentMessage:
-        """Say `text`; return the first new message of the chat containing `expect`."""
-        before = self.fake.sent_count(user.chat_id)
-        await user.say(text)
-        return await self.answer(user, before, expect)
-
-    async def press(self, user: FakeUser, label: str, expect: str) -> SentMessage:
-        """Press the button labelled `label` (or starting with it) on the newest message that offers it."""
-        offers = [(m, b) for m in self.fake.sent_to(user.chat_id) for b in m.labels if b.startswith(label)]
-        assert offers, f"no button {label!r} in chat {user.chat_id}"
-        before = self.fake.sent_count(user.chat_id)
-        await user.press(*offers[-1])
-        return await self.answer(user, before, expect)
-
-    async def answer(self, user: FakeUser, before: int, expect: str) -> SentMessage:
-        return await answer(self.fake, user.chat_id, before, expect)
-
-    async def pending(self) -> int:
-        async with self.app.sessions() as session:
-            query = select(func.count()).select_from(OutboxMessage).where(  # the demo's console members: not here
-                OutboxMessage.sent_at.is_(None), OutboxMessage.failed_at.is_(None),
-                OutboxMessage.platform == "telegram")
-            return int((await session.execute(query)).scalar_one())
-
-    async def settled(self) -> None:
-        """Wait until the outbox holds nothing more to send."""
-        for _ in range(int(WAIT * 10)):
-            if not await self.pending():
-                return
-            await asyncio.sleep(0.1)
-        async with self.app.sessions() as session:
-            rows = (await session.execute(select(OutboxMessage).where(OutboxMessage.sent_at.is_(None),
-                                                                      OutboxMessage.failed_at.is_(None)))).scalars()
-            raise TimeoutError(f"the outbox did not drain: {[(r.key, r.chat_id, r.last_error) for r in rows]}")
-
-
-async def answer(fake: FakeTelegram, chat_id: int, before: int, expect: str) -> SentMessage:
-    """The first message sent to the chat after the first `before` that contains `expect` (waited for)."""
-    def found() -> SentMessage | None:
-        return next((m for m in fake.sent_to(chat_id)[before:] if expect in m.plain_text), None)
-
-    message = await fake.wait_for(found, WAIT)
-    assert message is not None
-    return message
-
-
-@asynccontextmanager
-async def running(settings: Settings, fake: FakeTelegram, **options: Any) -> AsyncIterator[Harness]:
-    transport = TelegramTransport(TOKEN, api_url=fake.api_url, poll_timeout=1, **options)
-    app = App(settings, transports=[transport])
-    await app.prepare()
-    stop = asyncio.Event()
-    serving = asyncio.create_task(app.serve(stop))
-    try:
-        for _ in range(int(WAIT * 100)):  # the fake's wait_for wakes on requests: a webhook bot makes none
-            if transport.healthy() or serving.done():
-                break
-            await asyncio.sleep(0.01)
-        assert transport.healthy(), serving
-        yield Harness(fake, app, transport)
-    finally:
-        stop.set()
-        await serving
-        await app.close()
-    assert fake.errors == []
-
 
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
