@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from dateutil.relativedelta import relativedelta
 
 from bot.i18n import t
+from handlers.quoting import quoted
 
 if TYPE_CHECKING:
     from dateparser.date import DateDataParser
@@ -148,7 +149,7 @@ class _Ctx:
 
     def pick(self, days: Iterable[date]) -> date:
         if (found := self.choose(days)) is None:
-            raise DateError("not_understood", text=_shorten(self.text))
+            raise DateError("not_understood", text=quoted(self.text, limit=60))
         return found
 
     def years(self) -> range:
@@ -249,10 +250,6 @@ def _number(m: re.Match[str]) -> str:
 
 def _strip_fillers(s: str) -> str:
     return " ".join(word for word in s.split() if word not in _FILLERS)
-
-
-def _shorten(text: str, limit: int = 60) -> str:
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 # --- time of day -------------------------------------------------------------------------------------------
@@ -401,7 +398,7 @@ def _nth_weekday(m: re.Match[str], ctx: _Ctx) -> date:
 
 
 def _vague(m: re.Match[str], ctx: _Ctx) -> date:
-    raise DateError("vague_day", text=_shorten(ctx.text))
+    raise DateError("vague_day", text=quoted(ctx.text, limit=60))
 
 
 _GRAMMAR: tuple[tuple[re.Pattern[str], _Handler], ...] = tuple(
@@ -426,14 +423,14 @@ def _resolve_day(s: str, ctx: _Ctx) -> date:
     """The day named by the text left once the time and the filler words are gone."""
     if not s:
         if ctx.clock is None:
-            raise DateError("not_understood", text=_shorten(ctx.text))
+            raise DateError("not_understood", text=quoted(ctx.text, limit=60))
         return ctx.pick(ctx.today + timedelta(days=k) for k in (-1, 0, 1))
     for pattern, handler in _GRAMMAR:
         if m := pattern.fullmatch(s):
             return handler(m, ctx)
     found = _dateparser_day(s, ctx)
     if found is None:
-        raise DateError("not_understood", text=_shorten(ctx.text))
+        raise DateError("not_understood", text=quoted(ctx.text, limit=60))
     return found
 
 

@@ -13,12 +13,12 @@ from bot.context import Context
 from bot.events import Address, Attachment, Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
-from bot.markup import literal
 from bot.outbox import enqueue
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
 from handlers.access import oversees
 from handlers.dates.french import DateError, format_when, parse_when
+from handlers.quoting import quoted
 from storage import audit
 from storage.digest_queries import DigestFigures, Period, figures
 from storage.groups import all_links, group_of, link_group
@@ -139,10 +139,10 @@ async def on_demand(event: TextReceived, ctx: Context) -> Reply:
     code = words.pop() if words and words[-1] in codes else None
     territory = await territory_for(ctx, code)
     if territory is None:
-        return Reply(t("digest.territory_refused", code=code or ""))
+        return Reply(t("digest.territory_refused", code=quoted(code or "")))
     tz = ZoneInfo(territory.timezone)
     if words and words[0].lower() not in PERIOD_WORDS:
-        return Reply(t("digest.bad_period", text=literal(" ".join(words)[:40])))
+        return Reply(t("digest.bad_period", text=quoted(" ".join(words))))
     try:
         period = parse_period([w.lower() for w in words], ctx.now, tz)
     except DateError as error:
@@ -158,7 +158,7 @@ async def link(event: TextReceived, ctx: Context) -> Reply:
     territory = await territory_for(ctx, code.strip() or None) if code.strip() else await ctx.session.get(
         Territory, ctx.member.territory_id)
     if territory is None:
-        return Reply(t("digest.territory_refused", code=code))
+        return Reply(t("digest.territory_refused", code=quoted(code)))
     current = await group_of(ctx.session, ctx.address.platform, ctx.address.chat_id)
     if current is not None and not await oversees(ctx, current.territory_id):  # another network's digest
         return Reply(t("digest.link_taken"))

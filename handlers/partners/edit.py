@@ -13,6 +13,7 @@ from bot.router import COORDINATORS, CommandCall, Router
 from handlers import places
 from handlers.partners.cards import hours_text
 from handlers.partners.hours import read_hours, said
+from handlers.quoting import quoted
 from storage import audit
 from storage.structures import Structure, by_id, named_like, pack, save_local
 from storage.themes import guess, themes
@@ -58,7 +59,7 @@ async def read_commune(text: str, ctx: Context) -> Parsed:
         return Parsed.ok(resolution.commune.insee)
     if resolution.candidates:
         return Parsed.again(places.which(resolution), places.candidate_choices(resolution))
-    return Parsed.again(t("partners.commune_unknown", text=literal(text.strip()[:40])))
+    return Parsed.again(t("partners.commune_unknown", text=quoted(text)))
 
 
 def read_text(field: str) -> Read:

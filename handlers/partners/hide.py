@@ -7,6 +7,7 @@ from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.router import COORDINATORS, Router, parse_command
 from handlers import places
+from handlers.quoting import quoted
 from storage import audit
 from storage.structures import by_id, named_like
 
@@ -35,7 +36,7 @@ async def named(ctx: Context, text: str) -> list[Reply]:
     found = await named_like(ctx.session, text, scope, limit=8)
     if not found:
         ctx.conversation.end()
-        return [Reply(t("partners.hide_none", text=" ".join(text.split())[:60]))]
+        return [Reply(t("partners.hide_none", text=quoted(text, limit=60)))]
     ctx.conversation.goto("partner_hide.pick")
     choices = tuple(Choice(str(s.id), t("partners.hide_show_choice" if s.hidden else "partners.hide_choice",
                                           name=s.name, commune=s.commune)) for s in found)

@@ -10,12 +10,12 @@ from bot import french
 from bot.context import Context
 from bot.events import Choice, ChoiceMade, LocationShared, Reply, TextReceived
 from bot.i18n import t
-from bot.markup import literal
 from bot.router import Router, parse_command
 from handlers import places
 from handlers.partners.cards import card, tag_label
 from handlers.partners.orientation import sheet_attachment, sheet_text
 from handlers.partners.query import Asked, understand
+from handlers.quoting import quoted
 from storage.structures import MAX_KM, OpenFilter, Page, Search, by_id, find_partners
 from storage.themes import themes
 
@@ -51,7 +51,7 @@ async def act(ctx: Context, asked: Asked, *, fresh: bool = False) -> list[Reply]
         ctx.conversation.goto("partners.commune")
         return [Reply(places.which(asked.place), choices=places.candidate_choices(asked.place))]
     if asked.unknown_place:
-        return [Reply(t("partners.commune_unknown", text=literal(asked.unknown_place[:40]))), await ask_commune(ctx)]
+        return [Reply(t("partners.commune_unknown", text=quoted(asked.unknown_place))), await ask_commune(ctx)]
     if asked.empty and fresh:
         return [ask_theme()]
     return [await ask_commune(ctx)]

@@ -12,6 +12,7 @@ from bot.jobs import JobContext
 from bot.markup import literal
 from bot.router import COORDINATORS, CommandCall, Outcome, Router
 from handlers.access import visible_territories
+from handlers.quoting import quoted
 from storage import audit
 from storage.erasure import apply_retention, erase_member, export_member
 from storage.members import active_members
@@ -90,7 +91,7 @@ async def member_page(ctx: Context, *, query: str = "", offset: int = 0) -> Repl
     if not members:
         if query and found:
             ctx.conversation.goto("privacy.remove", query="", offset=0)
-            return Reply(t("privacy.remove_no_match", query=literal(query[:40])))
+            return Reply(t("privacy.remove_no_match", query=quoted(query)))
         ctx.conversation.end()
         return Reply(t("privacy.remove_none"))
     if len(members) == 1 and query:

@@ -11,6 +11,7 @@ from bot.i18n import t
 from bot.markup import literal
 from bot.router import CommandCall, Router
 from handlers import places
+from handlers.quoting import quoted
 from handlers.reports.masking import mask
 from storage.attachments import MAX_BYTES, accepted, add_draft, bind
 from storage.normalize import fold
@@ -89,14 +90,13 @@ async def ask_commune(ctx: Context) -> Reply:
 
 async def read_commune(text: str, ctx: Context) -> Parsed:
     if len(text) > 100:
-        shown = mask(text[:30], current_year=ctx.now.year).text
-        return Parsed.again(t("reports.commune_unknown", text=literal(shown) + "…"))
+        return Parsed.again(t("reports.commune_unknown", text=quoted(text)))
     resolution = await places.resolve(ctx, text)
     if resolution.commune is not None:
         return Parsed.ok(resolution.commune.insee, homonyms=None)
     if resolution.candidates:
         return Parsed.again(places.which(resolution), places.candidate_choices(resolution))
-    return Parsed.again(t("reports.commune_unknown", text=literal(mask(text, current_year=ctx.now.year).text)))
+    return Parsed.again(t("reports.commune_unknown", text=quoted(text)))
 
 
 async def pick_commune(choice_id: str, _ctx: Context) -> Parsed:

@@ -13,6 +13,7 @@ from bot.notify import notify_member
 from bot.router import COORDINATORS, CommandCall, Router
 from handlers import places
 from handlers.access import oversees, visible_territories
+from handlers.quoting import quoted
 from handlers.reports.masking import mask
 from storage import audit
 from storage.attachments import of_report
@@ -172,7 +173,7 @@ async def list_reports(call: CommandCall, ctx: Context) -> Reply | list[Reply]:
     unknown = call.args.strip() and not (filters["urgency"] or filters["theme"] or filters["commune"]
                                          or any(w in STATUS_WORDS for w in fold(call.args).split()))
     page = await show_page(ctx)
-    return [Reply(t("followup.filters_unknown", text=literal(call.args.strip()[:40]))), page] if unknown else page
+    return [Reply(t("followup.filters_unknown", text=quoted(call.args))), page] if unknown else page
 
 
 async def linked_here(ctx: Context) -> bool:
