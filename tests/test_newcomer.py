@@ -56,3 +56,11 @@ async def test_report_details_never_go_to_an_unlinked_group(app: App, transport:
     assert "relié à votre territoire" in refused and reference not in refused
     await group.say("/lier_groupe")
     assert reference in await group.text("/signalements")
+
+
+async def test_synthese_refuses_a_start_in_the_future(app: App, transport: FakeTransport) -> None:
+    claire = await joined(app, transport, "coordinator", "u-future", territory="35-fougeres")
+    tomorrow = await claire.text("/synthese depuis demain")
+    assert "est à venir" in tomorrow and "Du " not in tomorrow
+    assert "est à venir" in await claire.text("/synthese depuis le 1er janvier 2027")
+    assert "Synthèse" in await claire.text("/synthese depuis le 1er mars")

@@ -126,6 +126,8 @@ def parse_period(words: list[str], now: datetime, tz: ZoneInfo) -> Period:
         return Period(now - timedelta(days=30), now)
     if words and words[0] == "depuis":
         start = parse_when(" ".join(words[1:]) or "?", now=now, tz=tz, require_time=False, allow_past=True)
+        if start >= now:  # « depuis demain »: a digest looks back, never ahead
+            raise DateError("since_future", day=format_when(start, tz).split(" à ")[0])
         return Period(start, now)
     return Period(now - timedelta(days=7), now)
 
@@ -145,8 +147,8 @@ async def on_demand(event: TextReceived, ctx: Context) -> Reply:
         return Reply(t("digest.bad_period", text=quoted(" ".join(words))))
     try:
         period = parse_period([w.lower() for w in words], ctx.now, tz)
-    except DateError as error:
-        return Reply(t("digest.bad_since", error=error.message))
+    except DateError as error:  # a future start is understood, just not possible: say only that
+        return Reply(error.message if error.key == "since_future" else t("digest.bad_since", error=error.message))
     return await build(ctx.session, territory, period)
 
 
