@@ -64,3 +64,15 @@ async def test_synthese_refuses_a_start_in_the_future(app: App, transport: FakeT
     assert "est à venir" in tomorrow and "Du " not in tomorrow
     assert "est à venir" in await claire.text("/synthese depuis le 1er janvier 2027")
     assert "Synthèse" in await claire.text("/synthese depuis le 1er mars")
+
+
+async def test_an_admin_tells_the_networks_meetings_apart(app: App, transport: FakeTransport) -> None:
+    from storage.demo import seed_demo_meetings
+
+    async with app.sessions() as session, session.begin():
+        await seed_demo_meetings(session, app.clock.now())
+    admin = await joined(app, transport, "admin", "u-admin-meet", territory="35")
+    listed = (await admin.say("/reunions"))[-1]
+    labels = [c.label for c in listed.choices]
+    assert len(labels) == len(set(labels)) >= 2, labels
+    assert any("Pays de Fougères" in label for label in labels)

@@ -70,15 +70,25 @@ async def list_meetings(_event: TextReceived, ctx: Context) -> Reply:
         hint = t("meetings.none_hint") if ctx.member.role != "referent" else ""
         return Reply(t("meetings.none") + hint)
     lines = [t("meetings.list_title")]
+    several = len({o.meeting.territory_id for o in upcoming}) > 1  # an admin sees every network's meetings
     for found in upcoming:
         mine = (await answers_for(ctx.session, found)).get(ctx.member.id)
-        lines.append(t("meetings.list_line", title=literal(found.meeting.title), when=when(found.starts_at, ctx.tz),
+        title = literal(found.meeting.title) + (f" — {found.meeting.territory.name}" if several else "")
+        lines.append(t("meetings.list_line", title=title, when=when(found.starts_at, ctx.tz),
                        place=found.meeting.place, answer=answer_label(mine)))
     ctx.conversation.goto("meeting.list")
-    choices = tuple(Choice(f"{o.meeting.id}:{o.stamp}", t("meetings.open", title=o.meeting.title[:40],
+    choices = tuple(Choice(f"{o.meeting.id}:{o.stamp}", t("meetings.open", title=short_title(o, several),
                                                               day=o.starts_at.astimezone(ctx.tz).strftime("%d/%m")))
                     for o in upcoming)
     return Reply("\n".join(lines), choices=choices)
+
+
+def short_title(found: Occurrence, with_network: bool) -> str:
+    """A button's words: the title, and the network when several networks' meetings are listed (so that three
+    « Réunion trimestrielle du réseau (07/12) » can be told apart)."""
+    if not with_network:
+        return found.meeting.title[:40]
+    return f"{found.meeting.title[:24]} · {found.meeting.territory.name[:28]}"
 
 
 async def load(ctx: Context, meeting_id: int, stamp: str) -> Occurrence | None:
