@@ -303,3 +303,9 @@ class Outbox:
             await asyncio.wait(waiters, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
+
+
+async def queued_keys(session: AsyncSession, prefix: str) -> set[str]:
+    """Keys of queued or sent messages starting with `prefix` (who already got a message of this kind)."""
+    query = select(OutboxMessage.key).where(OutboxMessage.key.startswith(prefix, autoescape=True))
+    return set((await session.execute(query)).scalars())

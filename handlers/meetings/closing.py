@@ -14,10 +14,11 @@ from bot.events import Choice, ChoiceMade, Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
 from bot.notify import notify_members
+from bot.outbox import queued_keys
 from bot.router import COORDINATORS, Router
 from handlers.access import visible_territories
 from handlers.meetings.answers import load, manages
-from handlers.meetings.messages import already_queued, day_text, invited
+from handlers.meetings.messages import day_text, invited
 from handlers.reports.masking import mask
 from storage import audit
 from storage.alerts import coordinators_to_alert
@@ -237,7 +238,7 @@ async def prompt_close(job: JobContext) -> None:
 
 async def ask_to_close(session: AsyncSession, found: Occurrence, now: datetime) -> None:
     prefix = f"close:{found.meeting.id}:{found.stamp}:"
-    asked = {key.rsplit(":", 1)[1] for key in await already_queued(session, prefix)}
+    asked = {key.rsplit(":", 1)[1] for key in await queued_keys(session, prefix)}
     fresh = [m for m in await closers(session, found) if str(m.id) not in asked]  # buttons offered once
     choice = (Choice(f"{found.meeting.id}:{found.stamp}", t("closing.prompt_button")),)
     text = t("closing.prompt", title=found.meeting.title, day=day_text(found.starts_at, found.meeting.tz))

@@ -6,7 +6,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import french
@@ -17,7 +16,7 @@ from handlers.dates.french import WEEKDAYS, format_when
 from handlers.meetings.calendar import CalendarEvent, attachment
 from storage.meetings import ANSWERS, Meeting, Occurrence, nth_weekday, rule_months
 from storage.members import members_of
-from storage.models import Member, OutboxMessage
+from storage.models import Member
 from storage.territories import subtree_ids
 
 RSVP_PROMPT = "rsvp"  # stateless buttons: reminders arrive outside any conversation
@@ -123,9 +122,3 @@ def reminder(found: Occurrence, member: Member, *, now: datetime, answer: str | 
 async def invited(session: AsyncSession, meeting: Meeting) -> list[Member]:
     """Every member of the meeting's network: its territory and all the territories below it."""
     return await members_of(session, await subtree_ids(session, meeting.territory_id))
-
-
-async def already_queued(session: AsyncSession, prefix: str) -> set[str]:
-    """Outbox keys starting with `prefix` (which members already got a message of this kind)."""
-    query = select(OutboxMessage.key).where(OutboxMessage.key.startswith(prefix, autoescape=True))
-    return set((await session.execute(query)).scalars())

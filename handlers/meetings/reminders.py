@@ -15,8 +15,9 @@ from bot.events import Reply, TextReceived
 from bot.i18n import t
 from bot.jobs import JobContext
 from bot.notify import notify_members
+from bot.outbox import queued_keys
 from bot.router import COORDINATORS, Router, parse_command
-from handlers.meetings.messages import already_queued, ics, invited, offsets_text, reminder
+from handlers.meetings.messages import ics, invited, offsets_text, reminder
 from storage import audit
 from storage.closures import last_actions
 from storage.meetings import (
@@ -99,7 +100,7 @@ async def queue_reminder(session: AsyncSession, item: Due, now: datetime, *, lat
     """One message per member of the network; the first one a member gets for a date carries the .ics."""
     found = item.found
     prefix = f"reminder:{found.meeting.id}:{found.starts_at:%Y%m%dT%H%MZ}:"
-    reminded = {key.rsplit(":", 1)[1] for key in await already_queued(session, prefix)}
+    reminded = {key.rsplit(":", 1)[1] for key in await queued_keys(session, prefix)}
     answers = await answers_for(session, found)
     invitation = ics(found)
     actions = await last_actions(session, found.meeting.id, found.starts_at)  # decided last time: back in the first
