@@ -28,10 +28,19 @@ INTERACTIVE = 0  # answers to someone who just wrote: sent first
 INITIATED = 1  # reminders, digests, notifications
 
 
-def encode(reply: Reply) -> dict[str, Any]:
+def encode(reply: Reply, address: Address | None = None) -> dict[str, Any]:
+    """The row's payload: the reply, and who in the chat it is for (mentions, private-room checks, threads).
+
+    Cleared once sent, like the text: the person's id does not stay in a queue table."""
     payload: dict[str, Any] = {"text": reply.text, "prompt_id": reply.prompt_id,
                                "choices": [[c.id, c.label] for c in reply.choices],
                                "per_row": reply.choices_per_row}
+    if reply.notify:
+        payload["notify"] = True
+    if reply.expects_answer:
+        payload["expects"] = True
+    if address is not None and (address.user_id or address.thread_id):
+        payload["to"] = {"user_id": address.user_id, "thread_id": address.thread_id}
     if reply.attachment:
         a = reply.attachment
         payload["attachment"] = {"name": a.name, "mime": a.mime, "data": base64.b64encode(a.data).decode()}
@@ -43,7 +52,15 @@ def decode(payload: Mapping[str, Any]) -> Reply:
     attachment = Attachment(att["name"], att["mime"], base64.b64decode(att["data"])) if att else None
     return Reply(text=payload["text"], choices=tuple(Choice(i, lbl) for i, lbl in payload.get("choices", [])),
                  attachment=attachment, prompt_id=payload.get("prompt_id", ""),
-                 choices_per_row=payload.get("per_row", 1))
+                 choices_per_row=payload.get("per_row", 1), notify=bool(payload.get("notify")),
+                 expects_answer=bool(payload.get("expects")))
+
+
+def row_address(row: OutboxMessage) -> Address:
+    """Where a queued row goes, with the person and thread it was queued for."""
+    to = row.payload.get("to") or {}
+    return Address(row.platform, row.chat_id, str(to.get("user_id", "")), row.is_group,
+                   thread_id=str(to.get("thread_id", "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +79,7 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now:
     if not items:
         return []
     rows = [dict(key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                 is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, created_at=now,
+                 is_group=i.address.is_group, payload=encode(i.reply, i.address), priority=i.priority, created_at=now,
                  due_at=i.due_at or now, attempts=0) for i in items]
     stmt = upsert_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(
         OutboxMessage.key, OutboxMessage.id)
@@ -81,8 +98,8 @@ def queued_rows(items: Sequence[Outgoing], ids: Sequence[int], now: datetime) ->
     if len(ids) != len(items):
         return []  # some were queued before: leave them all to the worker, which keeps their order
     return [OutboxMessage(id=row_id, key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                          is_group=i.address.is_group, payload=encode(i.reply), priority=i.priority, attempts=0,
-                          created_at=now, due_at=i.due_at or now)
+                          is_group=i.address.is_group, payload=encode(i.reply, i.address), priority=i.priority,
+                          attempts=0, created_at=now, due_at=i.due_at or now)
             for i, row_id in zip(items, ids, strict=True)]
 
 
@@ -121,10 +138,11 @@ class Outbox:
     async def deliver(self, rows: Sequence[OutboxMessage]) -> None:
         """Send these just-queued rows now (answers to a user), without waiting for the worker's next round.
 
-        The rows come from the caller's memory (no re-read); their "sent" marks are written together."""
+        They take the answers' lane: ahead of any broadcast being drained. The rows come from the caller's
+        memory (no re-read); their "sent" marks are written together."""
         marks: list[dict[str, Any]] = []
         for row in rows:
-            if await self._send(row, marks) is False:
+            if await self._send(row, marks, urgent=True) is False:
                 self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time
                 self.wake()
                 break
@@ -133,7 +151,7 @@ class Outbox:
                 await session.execute(update(OutboxMessage), marks)
 
     async def run_once(self) -> float:
-        """One round over pending rows; returns seconds until something may be due again."""
+        """One round over pending rows (answers' lane first); returns seconds until something may be due again."""
         async with self._lock:
             now = self.clock.now()
             async with self.sessions() as session:
@@ -145,25 +163,29 @@ class Outbox:
             return await self._send_round(rows, now)
 
     async def _send_round(self, rows: Sequence[OutboxMessage], now: datetime) -> float:
+        """Rows in lane order, each chat's in order. A round ends when the platform's pace says wait longer than a
+        moment: the next round reads the queue again, so a retried answer passes before the rest of a broadcast
+        (fresh answers do not wait for rounds at all: `deliver` takes the answers' lane)."""
         blocked: set[tuple[str, str]] = set()  # chats whose head message is not sent: keep their order
+        paced: set[str] = set()  # platforms whose global pace said wait
         next_due = 5.0
         for row in rows:
             chat = (row.platform, row.chat_id)
-            if chat in blocked or row.platform not in self.transports:
+            if chat in blocked or row.platform not in self.transports or row.platform in paced:
                 blocked.add(chat)
                 continue
             if row.due_at > now:
                 blocked.add(chat)
                 next_due = min(next_due, (row.due_at - now).total_seconds())
                 continue
-            wait = self.limiters[row.platform].delay(row.chat_id, row.is_group)
-            if wait > 0 and wait > 0.5:
+            wait = await self._paced(row)
+            if wait is not None:
                 blocked.add(chat)
-                next_due = min(next_due, wait)
+                if wait[1]:
+                    paced.add(row.platform)
+                next_due = min(next_due, wait[0])
                 continue
-            if wait > 0:
-                await asyncio.sleep(wait)
-            sent = await self._send(row)
+            sent = await self._send(row, urgent=row.priority == INTERACTIVE)
             if sent is None:  # being sent right now as an answer: keep this chat's order
                 blocked.add(chat)
             elif not sent:
@@ -173,7 +195,42 @@ class Outbox:
             return 0.0  # a full batch went out: take the next one at once
         return max(next_due, 0.0)
 
-    async def _send(self, row: OutboxMessage, marks: list[dict[str, Any]] | None = None) -> bool | None:
+    # lanes and pacing ------------------------------------------------------------------------------------
+
+    async def _paced(self, row: OutboxMessage, short: float = 0.5) -> tuple[float, bool] | None:
+        """Wait here for short gaps (a steady rate); a longer one ends the round (see `_pace_wait`)."""
+        while (wait := self._pace_wait(row)) is not None and wait[0] <= short:
+            await asyncio.sleep(wait[0])
+        return wait
+
+    def _pace_wait(self, row: OutboxMessage) -> tuple[float, bool] | None:
+        """None when the row may go now; else (seconds to wait, whether the whole platform must wait)."""
+        limiter = self.limiters[row.platform]
+        urgent = row.priority == INTERACTIVE
+        chat_wait = limiter.chat_delay(row.chat_id, row.is_group)
+        if chat_wait > 0:
+            return chat_wait, False
+        wait = limiter.delay(row.chat_id, row.is_group, urgent=urgent)
+        return (wait, True) if wait > 0 else None
+
+    async def _take_turn(self, row: OutboxMessage, urgent: bool) -> float:
+        """Wait for the row's lane (answers: until the pace allows; the worker's rows were checked before)."""
+        limiter = self.limiters[row.platform]
+        if urgent:
+            return await limiter.acquire(row.chat_id, row.is_group)
+        return limiter.record(row.chat_id, row.is_group)
+
+    def _refused(self, row: OutboxMessage, error: TransportError, sent_at: float) -> None:
+        """A 429: the platform's pace is learned from it (and every send of the platform pauses)."""
+        if error.rate_limited and error.retry_after:
+            self.limiters[row.platform].refused(error.retry_after, sent_at)
+        elif error.retry_after:
+            self.limiters[row.platform].pause(error.retry_after)
+
+    # sending ---------------------------------------------------------------------------------------------
+
+    async def _send(self, row: OutboxMessage, marks: list[dict[str, Any]] | None = None, *,
+                    urgent: bool = False) -> bool | None:
         """True when sent, False when it failed (retry planned), None when another task has it or sent it.
 
         The "sent" mark is written at once, or appended to `marks` for the caller to write with others."""
@@ -183,7 +240,7 @@ class Outbox:
         if not self._claim(row.id):
             return None
         try:
-            return await self._send_claimed(row, transport, marks)
+            return await self._send_claimed(row, transport, marks, urgent)
         finally:
             self._busy.discard(row.id)
 
@@ -195,13 +252,12 @@ class Outbox:
         return True
 
     async def _send_claimed(self, row: OutboxMessage, transport: Transport,
-                            marks: list[dict[str, Any]] | None) -> bool:
-        limiter = self.limiters[row.platform]
-        address = Address(row.platform, row.chat_id, "", row.is_group)
-        limiter.record(row.chat_id, row.is_group)
+                            marks: list[dict[str, Any]] | None, urgent: bool) -> bool:
+        sent_at = await self._take_turn(row, urgent)
         try:
-            message_id = await transport.send(Delivery(address, decode(row.payload), key=row.key))
+            message_id = await transport.send(Delivery(row_address(row), decode(row.payload), key=row.key))
         except TransportError as error:
+            self._refused(row, error, sent_at)
             await self._failed(row, error)
             return False
         except Exception as error:  # an adapter bug must not stop the queue
@@ -225,13 +281,13 @@ class Outbox:
 
     async def _failed(self, row: OutboxMessage, error: TransportError) -> None:
         attempts = row.attempts + 1
-        if error.retry_after:
-            self.limiters[row.platform].pause(error.retry_after)
         if error.permanent or attempts >= self.max_attempts:
             log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
             await self._mark(id=row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
             return
-        delay = backoff(attempts, error.retry_after)
+        # A 429 is no failure of the message: it goes again when the platform said, not after a growing backoff.
+        rate_limited = error.rate_limited and error.retry_after
+        delay = timedelta(seconds=error.retry_after or 0) if rate_limited else backoff(attempts, error.retry_after)
         self._retry_in[row.id] = delay.total_seconds()
         due = self.clock.now() + delay
         log.info("outbox: message %s retry %d at %s (%s)", row.id, attempts, due.isoformat(), error)

@@ -27,10 +27,12 @@ Commands = dict[str, list[tuple[str, str]]]
 class TransportError(Exception):
     """A send that did not reach the platform. `retry_after` (seconds) when the platform said when to retry."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
+                 rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent  # e.g. the user blocked the bot: retrying will never help
+        self.rate_limited = rate_limited  # HTTP 429: the outbox learns the platform's pace from it
 
 
 @runtime_checkable

@@ -1,4 +1,5 @@
-"""Matrix adapter (matrix-nio, end-to-end encryption on): a resumable sync loop, invitations, m.notice replies."""
+"""Matrix adapter (matrix-nio, end-to-end encryption on): a resumable sync loop, invitations, private rooms that
+follow membership, files, replies as notices (or ringing texts when they must be seen)."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from nio import (
 )
 from nio.events import Event as NioEvent
 
-from bot.adapters.matrix.inbound import after_own_arrival, to_event
+from bot.adapters.matrix.files import fetch
+from bot.adapters.matrix.inbound import Hearing, after_own_arrival, to_event
 from bot.adapters.matrix.outbound import Sender
+from bot.adapters.matrix.rooms import DirectRooms, leave_empty_rooms
 from bot.adapters.matrix.session import (
     MatrixConfig,
     MatrixLoginError,
@@ -36,7 +39,7 @@ from bot.adapters.matrix.session import (
 )
 from bot.adapters.matrix.undecrypted import Undecrypted
 from bot.config import Settings
-from bot.events import Delivery
+from bot.events import Delivery, FileReceived
 from bot.ratelimit import Limits
 from bot.transport import Commands, EventSink, TransportError
 
@@ -74,8 +77,10 @@ class MatrixTransport:
     """Matrix as the core sees it: rooms are chats, a room with more than two joined members is a group."""
 
     platform = "matrix"
-    limits = Limits(global_per_s=5)  # bursts (digests) stay polite; a 429 pauses the platform anyway
-    max_file_bytes = 0  # incoming files are not read yet
+    # Synapse's shape (a burst, then a steady rate). Its default rc_message is far lower (0.2/s): the outbox
+    # learns the real one from the first refusals; lifting it for the bot is the homeserver's business.
+    limits = Limits(global_per_s=10, burst=10)
+    max_file_bytes = 10 * 1024 * 1024  # photos, screenshots, PDFs; a larger file is announced, not fetched
 
     def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
         """Matrix has no command menu: !aide lists the commands."""
@@ -85,7 +90,8 @@ class MatrixTransport:
         self.files = SessionFiles(config.data_dir)
         self.timeline_limit, self.poll_ms = timeline_limit, poll_ms
         self.client: AsyncClient | None = None
-        self.sender = Sender()
+        self.direct = DirectRooms(config.data_dir / "direct.json")
+        self.sender = Sender(self.direct)
         self.allowed: tuple[str, ...] = config.allowed_servers
         self.ready = asyncio.Event()  # set once a first sync succeeded: rooms are known, sends may go
         self._sink: EventSink | None = None
@@ -213,9 +219,11 @@ class MatrixTransport:
         self._last_sync = time.monotonic()
         self.ready.set()  # rooms are known: replies may go out (the ones to this very sync included)
         await self._upkeep(client)
+        self.direct.learn(response, client.user_id, client.rooms)
         await self._answer_invitations(client, response)
         if self._since:  # at the very first start the backlog is not ours to answer
             await self._dispatch(client, response)
+        await leave_empty_rooms(client, self.direct)
         self._since, self._full_state = response.next_batch, False
         self.files.save_sync_token(client.user_id, response.next_batch)
 
@@ -285,6 +293,11 @@ class MatrixTransport:
             if isinstance(event, MegolmEvent):
                 self._undecrypted.add(room, event)
                 continue
-            core_event = to_event(room, event, client.user_id)
-            if core_event is not None and self._seen.first(event.event_id):
-                await self._sink(core_event)
+            sender = getattr(event, "sender", "")
+            hearing = Hearing(client.user_id, self.direct.private(room, sender), self.sender.sent_ids.__contains__)
+            core_event = to_event(room, event, client.user_id, hearing)
+            if core_event is None or not self._seen.first(event.event_id):
+                continue
+            if isinstance(core_event, FileReceived):
+                core_event = await fetch(client, core_event, event, self.max_file_bytes)
+            await self._sink(core_event)
