@@ -120,14 +120,17 @@ class Outbox:
     """Delivers pending rows in order per chat, within each platform's rate limits."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], transports: Mapping[str, Transport],
-                 clock: Clock, *, max_attempts: int = 12, batch: int = 200, metrics: Metrics | None = None) -> None:
+                 clock: Clock, *, max_attempts: int = 12, batch: int = 200, metrics: Metrics | None = None,
+                 parallel: int = 4, round_seconds: float = 2.0) -> None:
         self.sessions, self.transports, self.clock = sessions, transports, clock
         self.max_attempts, self.batch = max_attempts, batch
+        self.parallel, self.round_seconds = parallel, round_seconds  # chats sent to at once; a round's length
         self.limiters = {name: RateLimiter(t.limits) for name, t in transports.items()}
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._retry_in: dict[int, float] = {}  # seconds until a row that just failed is due again
         self._busy: set[int] = set()  # rows being sent right now
+        self._sent_at: dict[int, float] = {}  # rows whose turn was taken by a round: when (monotonic)
         self._sent: set[int] = set()  # rows this process sent lately (a round may have loaded them before)
         self._sent_order: deque[int] = deque()
         self._lock = asyncio.Lock()
@@ -163,62 +166,58 @@ class Outbox:
             return await self._send_round(rows, now)
 
     async def _send_round(self, rows: Sequence[OutboxMessage], now: datetime) -> float:
-        """Rows in lane order, each chat's in order. A round ends when the platform's pace says wait longer than a
-        moment: the next round reads the queue again, so a retried answer passes before the rest of a broadcast
-        (fresh answers do not wait for rounds at all: `deliver` takes the answers' lane)."""
-        blocked: set[tuple[str, str]] = set()  # chats whose head message is not sent: keep their order
-        paced: set[str] = set()  # platforms whose global pace said wait
-        next_due = 5.0
+        """Rows in lane order; each chat's in order, several chats at once (a send takes a round trip, the
+        platform's pace is what limits). A round lasts `round_seconds` at most: the next one reads the queue
+        again, so a retried answer passes before the rest of a broadcast (fresh answers do not wait for rounds
+        at all: `deliver` takes the answers' lane)."""
+        chats: dict[tuple[str, str], list[OutboxMessage]] = {}
         for row in rows:
-            chat = (row.platform, row.chat_id)
-            if chat in blocked or row.platform not in self.transports or row.platform in paced:
-                blocked.add(chat)
-                continue
-            if row.due_at > now:
-                blocked.add(chat)
-                next_due = min(next_due, (row.due_at - now).total_seconds())
-                continue
-            wait = await self._paced(row)
-            if wait is not None:
-                blocked.add(chat)
-                if wait[1]:
-                    paced.add(row.platform)
-                next_due = min(next_due, wait[0])
-                continue
-            sent = await self._send(row, urgent=row.priority == INTERACTIVE)
-            if sent is None:  # being sent right now as an answer: keep this chat's order
-                blocked.add(chat)
-            elif not sent:
-                blocked.add(chat)
-                next_due = min(next_due, self._retry_in.pop(row.id, next_due))
-        if len(rows) == self.batch and not blocked:
+            chats.setdefault((row.platform, row.chat_id), []).append(row)
+        slots = asyncio.Semaphore(self.parallel)
+        ends = asyncio.get_running_loop().time() + self.round_seconds
+        waits = await asyncio.gather(*(self._send_chat(chat_rows, now, slots, ends) for chat_rows in chats.values()))
+        if len(rows) == self.batch and not any(w is not None for w in waits):
             return 0.0  # a full batch went out: take the next one at once
-        return max(next_due, 0.0)
+        return max(min([w for w in waits if w is not None], default=5.0), 0.0)
+
+    async def _send_chat(self, rows: Sequence[OutboxMessage], now: datetime, slots: asyncio.Semaphore,
+                         ends: float) -> float | None:
+        """One chat's rows in order until one is not due, fails or must wait past the round; None: all sent."""
+        for row in rows:
+            if row.platform not in self.transports:
+                return 5.0
+            if row.due_at > now:
+                return (row.due_at - now).total_seconds()
+            async with slots:
+                wait = await self._pace(row, ends)
+                if wait is not None:
+                    return wait
+                sent = await self._send(row, urgent=row.priority == INTERACTIVE, paced=True)
+            if sent is None:  # being sent right now as an answer: keep this chat's order
+                return 0.5
+            if not sent:
+                return self._retry_in.pop(row.id, 1.0)
+        return None
 
     # lanes and pacing ------------------------------------------------------------------------------------
 
-    async def _paced(self, row: OutboxMessage, short: float = 0.5) -> tuple[float, bool] | None:
-        """Wait here for short gaps (a steady rate); a longer one ends the round (see `_pace_wait`)."""
-        while (wait := self._pace_wait(row)) is not None and wait[0] <= short:
-            await asyncio.sleep(wait[0])
-        return wait
+    async def _pace(self, row: OutboxMessage, ends: float) -> float | None:
+        """Wait for the row's turn in its lane and record its send (None); or, when the turn comes after the
+        round's end, the seconds to wait (the row is left for a later round)."""
+        limiter, urgent = self.limiters[row.platform], row.priority == INTERACTIVE
+        loop = asyncio.get_running_loop()
+        while (wait := limiter.delay(row.chat_id, row.is_group, urgent=urgent)) > 0:
+            if loop.time() + wait > ends:
+                return wait
+            await asyncio.sleep(wait)
+        self._sent_at[row.id] = limiter.record(row.chat_id, row.is_group)
+        return None
 
-    def _pace_wait(self, row: OutboxMessage) -> tuple[float, bool] | None:
-        """None when the row may go now; else (seconds to wait, whether the whole platform must wait)."""
-        limiter = self.limiters[row.platform]
-        urgent = row.priority == INTERACTIVE
-        chat_wait = limiter.chat_delay(row.chat_id, row.is_group)
-        if chat_wait > 0:
-            return chat_wait, False
-        wait = limiter.delay(row.chat_id, row.is_group, urgent=urgent)
-        return (wait, True) if wait > 0 else None
-
-    async def _take_turn(self, row: OutboxMessage, urgent: bool) -> float:
-        """Wait for the row's lane (answers: until the pace allows; the worker's rows were checked before)."""
-        limiter = self.limiters[row.platform]
-        if urgent:
-            return await limiter.acquire(row.chat_id, row.is_group)
-        return limiter.record(row.chat_id, row.is_group)
+    async def _take_turn(self, row: OutboxMessage, urgent: bool, paced: bool) -> float:
+        """When the row's send was recorded: by `_pace` (worker rounds), or now after the answers' lane wait."""
+        if paced:
+            return self._sent_at.pop(row.id)
+        return await self.limiters[row.platform].acquire(row.chat_id, row.is_group)
 
     def _refused(self, row: OutboxMessage, error: TransportError, sent_at: float) -> None:
         """A 429: the platform's pace is learned from it (and every send of the platform pauses)."""
@@ -230,7 +229,7 @@ class Outbox:
     # sending ---------------------------------------------------------------------------------------------
 
     async def _send(self, row: OutboxMessage, marks: list[dict[str, Any]] | None = None, *,
-                    urgent: bool = False) -> bool | None:
+                    urgent: bool = False, paced: bool = False) -> bool | None:
         """True when sent, False when it failed (retry planned), None when another task has it or sent it.
 
         The "sent" mark is written at once, or appended to `marks` for the caller to write with others."""
@@ -238,11 +237,13 @@ class Outbox:
         if transport is None:
             return False
         if not self._claim(row.id):
+            self._sent_at.pop(row.id, None)
             return None
         try:
-            return await self._send_claimed(row, transport, marks, urgent)
+            return await self._send_claimed(row, transport, marks, await self._take_turn(row, urgent, paced))
         finally:
             self._busy.discard(row.id)
+            self._sent_at.pop(row.id, None)
 
     def _claim(self, row_id: int) -> bool:
         """Answers (deliver) and the worker's round may meet on one row: only one of them sends it."""
@@ -252,8 +253,7 @@ class Outbox:
         return True
 
     async def _send_claimed(self, row: OutboxMessage, transport: Transport,
-                            marks: list[dict[str, Any]] | None, urgent: bool) -> bool:
-        sent_at = await self._take_turn(row, urgent)
+                            marks: list[dict[str, Any]] | None, sent_at: float) -> bool:
         try:
             message_id = await transport.send(Delivery(row_address(row), decode(row.payload), key=row.key))
         except TransportError as error:

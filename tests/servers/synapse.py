@@ -49,7 +49,7 @@ _RATE_LIMITS: dict[str, Any] = {
     "rc_profile": _UNLIMITED,
 }
 # Synapse's default rc_message is 0.2 messages/s after a burst of 10: the same shape, 25 times faster.
-MESSAGE_LIMIT = {"per_second": 5, "burst_count": 10}
+MESSAGE_LIMIT: dict[str, float] = {"per_second": 5, "burst_count": 10}
 
 
 class SynapseError(RuntimeError):

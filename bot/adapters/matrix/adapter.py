@@ -223,7 +223,7 @@ class MatrixTransport:
         await self._answer_invitations(client, response)
         if self._since:  # at the very first start the backlog is not ours to answer
             await self._dispatch(client, response)
-        await leave_empty_rooms(client, self.direct)
+        await leave_empty_rooms(client, response, self.direct)
         self._since, self._full_state = response.next_batch, False
         self.files.save_sync_token(client.user_id, response.next_batch)
 

@@ -117,11 +117,15 @@ async def open_direct_room(client: AsyncClient, user_id: str, encrypted: bool) -
     return response.room_id
 
 
-async def leave_empty_rooms(client: AsyncClient, direct: DirectRooms) -> None:
-    """Rooms where the bot is alone (everyone else left, nobody invited): leave and forget them."""
-    for room_id, room in list(client.rooms.items()):
-        if set(room.users) == {client.user_id} and not room.invited_users:
-            await client.room_leave(room_id)
-            await client.room_forget(room_id)
-            direct.forget(room_id)
-            log.info("matrix: left a room where the bot was alone")
+async def leave_empty_rooms(client: AsyncClient, response: SyncResponse, direct: DirectRooms) -> None:
+    """Rooms this sync shows the bot alone in (everyone else left, nobody invited): leave and forget them."""
+    for room_id, info in response.rooms.join.items():
+        room = client.rooms.get(room_id)
+        departures = any(isinstance(e, RoomMemberEvent) and e.membership in ("leave", "ban")
+                         for e in [*info.state, *info.timeline.events])
+        if room is None or not departures or set(room.users) != {client.user_id} or room.invited_users:
+            continue
+        await client.room_leave(room_id)
+        await client.room_forget(room_id)
+        direct.forget(room_id)
+        log.info("matrix: left a room where the bot was alone")
