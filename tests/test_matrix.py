@@ -12,6 +12,7 @@ import time
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -28,6 +29,8 @@ from nio import (
     RoomSendError,
 )
 from nio.crypto.attachments import decrypt_attachment
+from signedjson.key import decode_verify_key_base64
+from signedjson.sign import SignatureVerifyException, verify_signed_json
 from sqlalchemy import func, select
 
 from bot.adapters.matrix.adapter import MatrixTransport
@@ -575,6 +578,58 @@ async def test_files_are_fetched_and_decrypted_up_to_the_size_limit(
         assert files[0].caption == "La borne est en panne" and files[0].mime == "image/png"
     finally:
         await transport.stop()
+
+
+async def _keys_of(synapse: SynapseServer, token: str, user_id: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{synapse.url}/_matrix/client/v3/keys/query", headers={"Authorization": f"Bearer {token}"},
+            json={"device_keys": {user_id: []}}) as response:
+        return dict(await response.json())
+
+
+def _signed_by(obj: dict[str, Any], user_id: str, key: dict[str, Any]) -> bool:
+    """Whether `obj` carries a valid signature of the cross-signing key `key` (canonical JSON, ed25519)."""
+    (key_id, public), = key["keys"].items()
+    verify = decode_verify_key_base64("ed25519", key_id.partition(":")[2], public)
+    try:
+        verify_signed_json(obj, user_id, verify)
+    except SignatureVerifyException:
+        return False
+    return True
+
+
+async def _cross_signing_seen(synapse: SynapseServer, token: str, bot: Bot) -> dict[str, Any]:
+    """What another user's client sees of the bot's keys once its device is signed."""
+    assert bot.transport is not None and bot.transport.client is not None
+    device = bot.transport.client.device_id
+    deadline = time.monotonic() + WAIT
+    while True:
+        keys = await _keys_of(synapse, token, bot.user_id)
+        signatures = keys["device_keys"][bot.user_id].get(device, {}).get("signatures", {}).get(bot.user_id, {})
+        if len(signatures) >= 2 or time.monotonic() > deadline:  # its own device key, and the self-signing key
+            return keys
+        await asyncio.sleep(0.2)
+
+
+async def test_the_bot_cross_signs_its_device_and_keeps_its_keys_across_a_restart(
+        synapse: SynapseServer, bots: Callable[..., Awaitable[Bot]],
+        people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    camille = await people(bot)
+    seen = await _cross_signing_seen(synapse, camille.token, bot)
+    master = seen["master_keys"][bot.user_id]
+    self_signing = seen["self_signing_keys"][bot.user_id]
+    assert bot.transport is not None and bot.transport.client is not None
+    device = seen["device_keys"][bot.user_id][bot.transport.client.device_id]
+    assert _signed_by(self_signing, bot.user_id, master)  # the self-signing key is signed by the master key
+    assert _signed_by(device, bot.user_id, self_signing)  # the device is signed by the self-signing key
+    saved = bot.settings.data_path / "matrix" / "cross_signing.json"
+    assert saved.stat().st_mode & 0o077 == 0
+    await bot.stop()
+    await bot.start()
+    again = await _cross_signing_seen(synapse, camille.token, bot)
+    assert again["master_keys"][bot.user_id]["keys"] == master["keys"]  # the same identity after a restart
+    assert again["self_signing_keys"][bot.user_id]["keys"] == self_signing["keys"]
 
 
 # --- contract tests on real payloads (no server) ---------------------------------------------------------

@@ -12,6 +12,7 @@ from collections.abc import Sequence, Set
 from aiohttp import ClientError
 from nio import (
     AsyncClient,
+    InviteInfo,
     InviteMemberEvent,
     JoinResponse,
     LocalProtocolError,
@@ -23,6 +24,7 @@ from nio import (
 )
 from nio.events import Event as NioEvent
 
+from bot.adapters.matrix.cross_signing import Account, CrossSigningError, CrossSigningKeys, ensure_cross_signed
 from bot.adapters.matrix.files import fetch
 from bot.adapters.matrix.inbound import Hearing, after_own_arrival, to_event
 from bot.adapters.matrix.outbound import Sender
@@ -103,6 +105,7 @@ class MatrixTransport:
         self._last_sync = 0.0
         self._seen = RecentIds()
         self._undecrypted = Undecrypted()
+        self._cross_signed, self._cross_sign_after = False, 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MatrixTransport:
@@ -196,6 +199,7 @@ class MatrixTransport:
         self.client = self.sender.client = client
         self.allowed = self.config.allowed_servers or (server_of(client.user_id),)
         self._since, self._full_state = self.files.sync_token(client.user_id), True
+        self._cross_signed, self._cross_sign_after = False, 0.0
 
     async def _disconnect(self) -> None:
         self.ready.clear()
@@ -219,6 +223,7 @@ class MatrixTransport:
         self._last_sync = time.monotonic()
         self.ready.set()  # rooms are known: replies may go out (the ones to this very sync included)
         await self._upkeep(client)
+        await self._cross_sign(client)
         self.direct.learn(response, client.user_id, client.rooms)
         await self._answer_invitations(client, response)
         if self._since:  # at the very first start the backlog is not ours to answer
@@ -226,6 +231,22 @@ class MatrixTransport:
         await leave_empty_rooms(client, response, self.direct)
         self._since, self._full_state = response.next_batch, False
         self.files.save_sync_token(client.user_id, response.next_batch)
+
+    async def _cross_sign(self, client: AsyncClient) -> None:
+        """Once per connection (after the device keys are up): the bot's device cross-signed, so that clients
+        excluding insecure devices (Element, Tchap) still send it room keys. Retried every 10 minutes if refused."""
+        if self._cross_signed or client.should_upload_keys or time.monotonic() < self._cross_sign_after:
+            return
+        account = Account(client.homeserver, client.user_id, client.device_id or "", client.access_token,
+                          self.config.password)
+        try:
+            keys = CrossSigningKeys(self.config.data_dir / "cross_signing.json", client.user_id)
+            assert client.client_session is not None
+            await ensure_cross_signed(client.client_session, account, keys)
+            self._cross_signed = True
+        except CrossSigningError as error:
+            log.warning("matrix: cross-signing not set up (%s); retrying in 10 minutes", error)
+            self._cross_sign_after = time.monotonic() + 600
 
     def _filter(self) -> dict[str, object]:
         """Enough timeline to miss nothing (Synapse's default is 10 events); no presence, typing nor receipts."""
@@ -247,17 +268,24 @@ class MatrixTransport:
                 await client.keys_claim(client.get_users_for_key_claiming())
 
     async def _answer_invitations(self, client: AsyncClient, response: SyncResponse) -> None:
-        """Join when the inviter's homeserver is allowed; otherwise decline (leaving rejects an invitation)."""
-        for room_id, info in response.rooms.invite.items():
+        """Join when the inviter's homeserver is allowed; otherwise decline (leaving rejects an invitation).
+
+        A few at once: a network adding the bot to its rooms sends dozens of invitations in one go."""
+        slots = asyncio.Semaphore(8)
+
+        async def answer(room_id: str, info: InviteInfo) -> None:
             inviter = next((e.sender for e in info.invite_state if isinstance(e, InviteMemberEvent)
                             and e.state_key == client.user_id and e.membership == "invite"), "")
-            if inviter and server_allowed(inviter, self.allowed):
-                joined = await client.join(room_id)
-                log.info("matrix: joined a room on invitation (%s)", "ok" if isinstance(joined, JoinResponse)
-                         else joined)
-            else:
-                await client.room_leave(room_id)
-                log.info("matrix: declined an invitation from a user of %s", server_of(inviter) or "?")
+            async with slots:
+                if inviter and server_allowed(inviter, self.allowed):
+                    joined = await client.join(room_id)
+                    log.info("matrix: joined a room on invitation (%s)",
+                             "ok" if isinstance(joined, JoinResponse) else joined)
+                else:
+                    await client.room_leave(room_id)
+                    log.info("matrix: declined an invitation from a user of %s", server_of(inviter) or "?")
+
+        await asyncio.gather(*(answer(room_id, info) for room_id, info in response.rooms.invite.items()))
 
     async def _dispatch(self, client: AsyncClient, response: SyncResponse) -> None:
         """Rooms in parallel, each room's events in order; then what became decryptable meanwhile."""
