@@ -130,6 +130,7 @@ class Outbox:
         self._wake = asyncio.Event()
         self._retry_in: dict[int, float] = {}  # seconds until a row that just failed is due again
         self._busy: set[int] = set()  # rows being sent right now
+        self._throttled: set[int] = set()  # rows whose last try met a 429 (until they are tried again)
         self._sent_at: dict[int, float] = {}  # rows whose turn was taken by a round: when (monotonic)
         self._sent: set[int] = set()  # rows this process sent lately (a round may have loaded them before)
         self._sent_order: deque[int] = deque()
@@ -145,13 +146,23 @@ class Outbox:
         memory (no re-read); their "sent" marks are written together."""
         marks: list[dict[str, Any]] = []
         for row in rows:
-            if await self._send(row, marks, urgent=True) is False:
+            if await self._send_answer(row, marks) is False:
                 self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time
                 self.wake()
                 break
         if marks:
             async with self.sessions() as session, session.begin():
                 await session.execute(update(OutboxMessage), marks)
+
+    async def _send_answer(self, row: OutboxMessage, marks: list[dict[str, Any]],
+                           throttled_retries: int = 3) -> bool | None:
+        """An answer refused for the pace (429) tries again as soon as its lane allows, not at the next round:
+        the person is waiting."""
+        for _ in range(throttled_retries):
+            sent = await self._send(row, marks, urgent=True)
+            if sent is not False or row.id not in self._throttled:
+                return sent
+        return await self._send(row, marks, urgent=True)
 
     async def run_once(self) -> float:
         """One round over pending rows (answers' lane first); returns seconds until something may be due again."""
@@ -221,7 +232,9 @@ class Outbox:
 
     def _refused(self, row: OutboxMessage, error: TransportError, sent_at: float) -> None:
         """A 429: the platform's pace is learned from it (and every send of the platform pauses)."""
+        self._throttled.discard(row.id)
         if error.rate_limited and error.retry_after:
+            self._throttled.add(row.id)
             self.limiters[row.platform].refused(error.retry_after, sent_at)
         elif error.retry_after:
             self.limiters[row.platform].pause(error.retry_after)
@@ -272,6 +285,7 @@ class Outbox:
         else:
             marks.append(mark)
         self._sent.add(row.id)
+        self._throttled.discard(row.id)
         self._sent_order.append(row.id)
         if len(self._sent_order) > 10_000:
             self._sent.discard(self._sent_order.popleft())
@@ -280,7 +294,7 @@ class Outbox:
         return True
 
     async def _failed(self, row: OutboxMessage, error: TransportError) -> None:
-        attempts = row.attempts + 1
+        attempts = row.attempts = row.attempts + 1
         if error.permanent or attempts >= self.max_attempts:
             log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
             await self._mark(id=row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])

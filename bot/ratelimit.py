@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 MIN_RATE = 0.05  # messages/s: a learned pace never goes below this (one message every 20 s)
+ANSWER_ROOM = 2  # messages of the burst broadcasts leave to answers (two: an estimate a little high still holds)
+MARGIN = 0.95  # the bucket is assumed to empty a little slower than learned: an estimate a bit high holds
+PROBE_AFTER = 30.0  # seconds without a refusal before the pace tries a little faster
 RELEARN_AFTER = 3600.0  # seconds without a refusal: the server may have been reconfigured, start over
 
 
@@ -24,11 +27,12 @@ class Limits:
 
 class Pace:
     """The platform's global limit seen as a leaky bucket (Synapse's own model: `burst` messages at once, then
-    `rate` per second), learned from refusals, with one message of room kept for answers to people.
+    `rate` per second), learned from refusals, with room kept for answers to people.
 
-    Answers (`urgent`) may fill the bucket; broadcasts stop one short of it and yield while an answer waits, so
+    Answers (`urgent`) may fill the bucket; broadcasts stop two short of it and yield while an answer waits, so
     an answer never queues behind a 200-member reminder. A refusal (HTTP 429) tells us the bucket is full: two
-    refusals and the sends between them give the rate; a refusal within the first burst gives the burst."""
+    refusals close together and the sends between them give the rate; a refusal within the first burst gives the
+    burst; a long calm lets the pace try a little faster (an estimate too low, or a limit lifted)."""
 
     def __init__(self, rate: float, burst: int, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.configured: tuple[float, float] = (rate, burst)
@@ -39,6 +43,8 @@ class Pace:
         self._sent_since_empty = 0
         self._last_refusal: tuple[float, float, int] | None = None  # when, retry_after, sends counted at that time
         self._sends = 0
+        self._calm_since = monotonic()  # last refusal or last probe
+        self._rate_learned = False
         self.urgent_waiting = 0
 
     def wait(self, urgent: bool) -> float:
@@ -46,19 +52,20 @@ class Pace:
         if self.rate <= 0:
             return 0.0
         level = self._leak()
-        room = self.burst if urgent or self.burst < 2 else self.burst - 1
+        room = self.burst if urgent else self.burst - min(ANSWER_ROOM, self.burst // 2)
         if not urgent and self.urgent_waiting:
             room = min(room, max(level, 0.0))  # nothing for broadcasts while an answer waits
         excess = level + 1 - room
         if excess <= 0:
             return 0.0
-        return max(excess / self.rate, 0.01)
+        return max(excess / (self.rate * MARGIN), 0.01)
 
     def take(self) -> None:
         """A message goes out now."""
         self._sends += 1
         if self.rate <= 0:
             return
+        self._probe()
         if self._leak() < 1:
             self._sent_since_empty = 0
         self._level += 1
@@ -68,13 +75,14 @@ class Pace:
         """The platform said 429 to a message sent at `sent_at` (monotonic), to retry in `retry_after` seconds."""
         now = self._now()
         previous, self._last_refusal = self._last_refusal, (sent_at, retry_after, self._sends)
+        self._calm_since = now
         if previous is not None and now - previous[0] > RELEARN_AFTER:
             self.rate, self.burst = self.configured
-            previous = None
+            previous, self._rate_learned = None, False
         through = self._sent_since_empty - 1  # the refused message itself was counted by take()
-        fresh = previous is None or sent_at - previous[0] > self.burst / max(self.rate, MIN_RATE)
-        if fresh and 0 < through < self.burst:  # refused within a burst that started from an empty bucket
-            self.burst = through
+        fresh = previous is None or sent_at - previous[0] > self.configured[1] / max(self.rate, MIN_RATE)
+        if self._rate_learned and fresh and 0 < through < self.burst:
+            self.burst = through  # refused within a burst that started from an empty bucket (at a rate known right)
         if previous is not None:
             self._learn_rate(previous, sent_at, retry_after)
         elif self.rate <= 0:
@@ -87,13 +95,23 @@ class Pace:
         before_at, before_retry, before_sends = previous
         through = self._sends - before_sends - 1  # the refused message itself was counted by take()
         span = sent_at - before_at + retry_after - before_retry
-        if through >= 3 and span > 0:
-            learned = through / span
-            self.rate = max(MIN_RATE, min(self.rate or learned, learned))
+        # Only refusals close together: over a longer span the bucket may have emptied in between (not backlogged),
+        # and what went through would understate the rate.
+        if through >= 3 and 0 < span <= 3 * max(self.burst, self.configured[1]) / max(self.rate, MIN_RATE):
+            self.rate, self._rate_learned = max(MIN_RATE, through / span), True
+
+    def _probe(self) -> None:
+        """No refusal for a while although we keep sending: the estimate may be low (or the limit was lifted);
+        try 5 % faster, up to what the adapter declared. A refusal brings it back to what the server says (and
+        it falls on a broadcast: answers have room kept for them)."""
+        now = self._now()
+        if self.rate >= self.configured[0] or now - self._calm_since < max(PROBE_AFTER, 4 * self.burst / self.rate):
+            return
+        self.rate, self._calm_since = min(self.configured[0], self.rate * 1.05), now
 
     def _leak(self) -> float:
         now = self._now()
-        self._level = max(0.0, self._level - (now - self._stamp) * self.rate)
+        self._level = max(0.0, self._level - (now - self._stamp) * self.rate * MARGIN)
         self._stamp = now
         return self._level
 

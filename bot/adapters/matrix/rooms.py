@@ -79,6 +79,8 @@ class DirectRooms:
             for event in [*info.state, *info.timeline.events]:
                 if isinstance(event, RoomMemberEvent) and event.state_key == own_user and _direct(event):
                     self._mark_other(rooms.get(room_id), room_id, own_user)
+                elif isinstance(event, RoomMemberEvent) and _opened_by(event, own_user):
+                    self.mark(room_id, event.state_key)
 
     def _mark_other(self, room: MatrixRoom | None, room_id: str, own_user: str) -> None:
         others = set(room.users) - {own_user} if room is not None else set()
@@ -104,6 +106,13 @@ def _direct(event: RoomMemberEvent) -> bool:
     previous = event.prev_content or {}
     return event.content.get("is_direct") is True or (
         event.membership == "join" and previous.get("membership") == "invite" and previous.get("is_direct") is True)
+
+
+def _opened_by(event: RoomMemberEvent, own_user: str) -> bool:
+    """The bot's own invitation of someone to a direct room (a room it opened, in this run or an earlier one)."""
+    direct = event.content.get("is_direct") is True or (event.prev_content or {}).get("is_direct") is True
+    invited = event.membership == "invite" or (event.prev_content or {}).get("membership") == "invite"
+    return direct and invited and event.sender == own_user and event.state_key != own_user
 
 
 async def open_direct_room(client: AsyncClient, user_id: str, encrypted: bool) -> str:
