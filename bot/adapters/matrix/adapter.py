@@ -230,7 +230,8 @@ class MatrixTransport:
             await self._dispatch(client, response)
         await leave_empty_rooms(client, response, self.direct)
         self._since, self._full_state = response.next_batch, False
-        self.files.save_sync_token(client.user_id, response.next_batch)
+        # In a thread: its fsync would hold every answer up, and a drain brings a sync per message sent.
+        await asyncio.to_thread(self.files.save_sync_token, client.user_id, response.next_batch)
 
     async def _cross_sign(self, client: AsyncClient) -> None:
         """Once per connection (after the device keys are up): the bot's device cross-signed, so that clients
