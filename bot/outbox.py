@@ -29,14 +29,21 @@ INTERACTIVE = 0  # answers to someone who just wrote: sent first
 INITIATED = 1  # reminders, digests, notifications
 
 
-def encode(reply: Reply) -> dict[str, Any]:
+def encode(reply: Reply, address: Address | None = None, reply_to: str = "") -> dict[str, Any]:
+    """The row's payload: the reply, and who in the chat it is for (mentions, private-room checks, threads).
+
+    Cleared once sent, like the text: the person's id does not stay in a queue table."""
     payload: dict[str, Any] = {"text": reply.text, "prompt_id": reply.prompt_id,
                                "choices": [[c.id, c.label] for c in reply.choices],
                                "per_row": reply.choices_per_row}
-    if reply.expects_answer:
-        payload["expects_answer"] = True
     if reply.notify:
         payload["notify"] = True
+    if reply.expects_answer:
+        payload["expects"] = True
+    if address is not None and (address.user_id or address.thread_id):
+        payload["to"] = {"user_id": address.user_id, "thread_id": address.thread_id}
+    if reply_to:
+        payload["reply_to"] = reply_to
     if reply.attachment:
         a = reply.attachment
         payload["attachment"] = {"name": a.name, "mime": a.mime, "data": base64.b64encode(a.data).decode()}
@@ -48,26 +55,15 @@ def decode(payload: Mapping[str, Any]) -> Reply:
     attachment = Attachment(att["name"], att["mime"], base64.b64decode(att["data"])) if att else None
     return Reply(text=payload["text"], choices=tuple(Choice(i, lbl) for i, lbl in payload.get("choices", [])),
                  attachment=attachment, prompt_id=payload.get("prompt_id", ""),
-                 choices_per_row=payload.get("per_row", 1), expects_answer=payload.get("expects_answer", False),
-                 notify=payload.get("notify", False))
+                 choices_per_row=payload.get("per_row", 1), notify=bool(payload.get("notify")),
+                 expects_answer=bool(payload.get("expects")))
 
 
-def encode_delivery(address: Address, reply: Reply, reply_to: str = "") -> dict[str, Any]:
-    """The payload of a queued message: the reply, and who in the chat it is for (a group's question is for the
-    person asked; a forum topic or thread is where the answer goes)."""
-    payload = encode(reply)
-    if reply_to:
-        payload["reply_to"] = reply_to
-    if address.user_id:
-        payload["user"] = address.user_id
-    if address.thread_id:
-        payload["thread"] = address.thread_id
-    return payload
-
-
-def delivery_address(row: OutboxMessage) -> Address:
-    return Address(row.platform, row.chat_id, row.payload.get("user", ""), row.is_group,
-                   thread_id=row.payload.get("thread", ""))
+def row_address(row: OutboxMessage) -> Address:
+    """Where a queued row goes, with the person and thread it was queued for."""
+    to = row.payload.get("to") or {}
+    return Address(row.platform, row.chat_id, str(to.get("user_id", "")), row.is_group,
+                   thread_id=str(to.get("thread_id", "")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,8 +86,8 @@ async def enqueue_many(session: AsyncSession, items: Sequence[Outgoing], *, now:
     if not items:
         return []
     rows = [dict(key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                 is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply, i.reply_to),
-                 priority=i.priority, created_at=now, due_at=i.due_at or now, attempts=0) for i in items]
+                 is_group=i.address.is_group, payload=encode(i.reply, i.address, i.reply_to), priority=i.priority,
+                 created_at=now, due_at=i.due_at or now, attempts=0) for i in items]
     stmt = upsert_insert(session, OutboxMessage).on_conflict_do_nothing(index_elements=["key"]).returning(
         OutboxMessage.key, OutboxMessage.id)
     if len(rows) == 1:
@@ -109,7 +105,7 @@ def queued_rows(items: Sequence[Outgoing], ids: Sequence[int], now: datetime) ->
     if len(ids) != len(items):
         return []  # some were queued before: leave them all to the worker, which keeps their order
     return [OutboxMessage(id=row_id, key=i.key[:255], platform=i.address.platform, chat_id=i.address.chat_id,
-                          is_group=i.address.is_group, payload=encode_delivery(i.address, i.reply, i.reply_to),
+                          is_group=i.address.is_group, payload=encode(i.reply, i.address, i.reply_to),
                           priority=i.priority, attempts=0, created_at=now, due_at=i.due_at or now)
             for i, row_id in zip(items, ids, strict=True)]
 
@@ -131,14 +127,18 @@ class Outbox:
     """Delivers pending rows in order per chat, within each platform's rate limits."""
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession], transports: Mapping[str, Transport],
-                 clock: Clock, *, max_attempts: int = 12, batch: int = 200, metrics: Metrics | None = None) -> None:
+                 clock: Clock, *, max_attempts: int = 12, batch: int = 200, metrics: Metrics | None = None,
+                 parallel: int = 4, round_seconds: float = 2.0) -> None:
         self.sessions, self.transports, self.clock = sessions, transports, clock
         self.max_attempts, self.batch = max_attempts, batch
+        self.parallel, self.round_seconds = parallel, round_seconds  # chats sent to at once; a round's length
         self.limiters = {name: RateLimiter(t.limits) for name, t in transports.items()}
         self.metrics = metrics
         self._wake = asyncio.Event()
         self._retry_in: dict[int, float] = {}  # seconds until a row that just failed is due again
         self._busy: set[int] = set()  # rows being sent right now
+        self._throttled: set[int] = set()  # rows whose last try met a 429 (until they are tried again)
+        self._sent_at: dict[int, float] = {}  # rows whose turn was taken by a round: when (monotonic)
         self._sent: set[int] = set()  # rows this process sent lately (a round may have loaded them before)
         self._sent_order: deque[int] = deque()
         self._lock = asyncio.Lock()
@@ -149,10 +149,11 @@ class Outbox:
     async def deliver(self, rows: Sequence[OutboxMessage]) -> None:
         """Send these just-queued rows now (answers to a user), without waiting for the worker's next round.
 
-        The rows come from the caller's memory (no re-read); their "sent" marks are written together."""
+        They take the answers' lane: ahead of any broadcast being drained. The rows come from the caller's
+        memory (no re-read); their "sent" marks are written together."""
         marks: list[dict[str, Any]] = []
         for row in rows:
-            if await self._send(row, marks) is False:
+            if await self._send_answer(row, marks) is False:
                 self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time
                 self.wake()
                 break
@@ -160,8 +161,18 @@ class Outbox:
             async with self.sessions() as session, session.begin():
                 await session.execute(update(OutboxMessage), marks)
 
+    async def _send_answer(self, row: OutboxMessage, marks: list[dict[str, Any]],
+                           throttled_retries: int = 3) -> bool | None:
+        """An answer refused for the pace (429) tries again as soon as its lane allows, not at the next round:
+        the person is waiting."""
+        for _ in range(throttled_retries):
+            sent = await self._send(row, marks, urgent=True)
+            if sent is not False or row.id not in self._throttled:
+                return sent
+        return await self._send(row, marks, urgent=True)
+
     async def run_once(self) -> float:
-        """One round over pending rows; returns seconds until something may be due again."""
+        """One round over pending rows (answers' lane first); returns seconds until something may be due again."""
         async with self._lock:
             now = self.clock.now()
             async with self.sessions() as session:
@@ -173,35 +184,72 @@ class Outbox:
             return await self._send_round(rows, now)
 
     async def _send_round(self, rows: Sequence[OutboxMessage], now: datetime) -> float:
-        blocked: set[tuple[str, str]] = set()  # chats whose head message is not sent: keep their order
-        next_due = 5.0
+        """Rows in lane order; each chat's in order, several chats at once (a send takes a round trip, the
+        platform's pace is what limits). A round lasts `round_seconds` at most: the next one reads the queue
+        again, so a retried answer passes before the rest of a broadcast (fresh answers do not wait for rounds
+        at all: `deliver` takes the answers' lane)."""
+        chats: dict[tuple[str, str], list[OutboxMessage]] = {}
         for row in rows:
-            chat = (row.platform, row.chat_id)
-            if chat in blocked or row.platform not in self.transports:
-                blocked.add(chat)
-                continue
-            if row.due_at > now:
-                blocked.add(chat)
-                next_due = min(next_due, (row.due_at - now).total_seconds())
-                continue
-            wait = self.limiters[row.platform].delay(row.chat_id, row.is_group)
-            if wait > 0 and wait > 0.5:
-                blocked.add(chat)
-                next_due = min(next_due, wait)
-                continue
-            if wait > 0:
-                await asyncio.sleep(wait)
-            sent = await self._send(row)
-            if sent is None:  # being sent right now as an answer: keep this chat's order
-                blocked.add(chat)
-            elif not sent:
-                blocked.add(chat)
-                next_due = min(next_due, self._retry_in.pop(row.id, next_due))
-        if len(rows) == self.batch and not blocked:
+            chats.setdefault((row.platform, row.chat_id), []).append(row)
+        slots = asyncio.Semaphore(self.parallel)
+        ends = asyncio.get_running_loop().time() + self.round_seconds
+        waits = await asyncio.gather(*(self._send_chat(chat_rows, now, slots, ends) for chat_rows in chats.values()))
+        if len(rows) == self.batch and not any(w is not None for w in waits):
             return 0.0  # a full batch went out: take the next one at once
-        return max(next_due, 0.0)
+        return max(min([w for w in waits if w is not None], default=5.0), 0.0)
 
-    async def _send(self, row: OutboxMessage, marks: list[dict[str, Any]] | None = None) -> bool | None:
+    async def _send_chat(self, rows: Sequence[OutboxMessage], now: datetime, slots: asyncio.Semaphore,
+                         ends: float) -> float | None:
+        """One chat's rows in order until one is not due, fails or must wait past the round; None: all sent."""
+        for row in rows:
+            if row.platform not in self.transports:
+                return 5.0
+            if row.due_at > now:
+                return (row.due_at - now).total_seconds()
+            async with slots:
+                wait = await self._pace(row, ends)
+                if wait is not None:
+                    return wait
+                sent = await self._send(row, urgent=row.priority == INTERACTIVE, paced=True)
+            if sent is None:  # being sent right now as an answer: keep this chat's order
+                return 0.5
+            if not sent:
+                return self._retry_in.pop(row.id, 1.0)
+        return None
+
+    # lanes and pacing ------------------------------------------------------------------------------------
+
+    async def _pace(self, row: OutboxMessage, ends: float) -> float | None:
+        """Wait for the row's turn in its lane and record its send (None); or, when the turn comes after the
+        round's end, the seconds to wait (the row is left for a later round)."""
+        limiter, urgent = self.limiters[row.platform], row.priority == INTERACTIVE
+        loop = asyncio.get_running_loop()
+        while (wait := limiter.delay(row.chat_id, row.is_group, urgent=urgent)) > 0:
+            if loop.time() + wait > ends:
+                return wait
+            await asyncio.sleep(wait)
+        self._sent_at[row.id] = limiter.record(row.chat_id, row.is_group)
+        return None
+
+    async def _take_turn(self, row: OutboxMessage, urgent: bool, paced: bool) -> float:
+        """When the row's send was recorded: by `_pace` (worker rounds), or now after the answers' lane wait."""
+        if paced:
+            return self._sent_at.pop(row.id)
+        return await self.limiters[row.platform].acquire(row.chat_id, row.is_group)
+
+    def _refused(self, row: OutboxMessage, error: TransportError, sent_at: float) -> None:
+        """A 429: the platform's pace is learned from it (and every send of the platform pauses)."""
+        self._throttled.discard(row.id)
+        if error.rate_limited and error.retry_after:
+            self._throttled.add(row.id)
+            self.limiters[row.platform].refused(error.retry_after, sent_at)
+        elif error.retry_after:
+            self.limiters[row.platform].pause(error.retry_after)
+
+    # sending ---------------------------------------------------------------------------------------------
+
+    async def _send(self, row: OutboxMessage, marks: list[dict[str, Any]] | None = None, *,
+                    urgent: bool = False, paced: bool = False) -> bool | None:
         """True when sent, False when it failed (retry planned), None when another task has it or sent it.
 
         The "sent" mark is written at once, or appended to `marks` for the caller to write with others."""
@@ -209,11 +257,13 @@ class Outbox:
         if transport is None:
             return False
         if not self._claim(row.id):
+            self._sent_at.pop(row.id, None)
             return None
         try:
-            return await self._send_claimed(row, transport, marks)
+            return await self._send_claimed(row, transport, marks, await self._take_turn(row, urgent, paced))
         finally:
             self._busy.discard(row.id)
+            self._sent_at.pop(row.id, None)
 
     def _claim(self, row_id: int) -> bool:
         """Answers (deliver) and the worker's round may meet on one row: only one of them sends it."""
@@ -223,14 +273,12 @@ class Outbox:
         return True
 
     async def _send_claimed(self, row: OutboxMessage, transport: Transport,
-                            marks: list[dict[str, Any]] | None) -> bool:
-        limiter = self.limiters[row.platform]
-        address = delivery_address(row)
-        limiter.record(row.chat_id, row.is_group)
+                            marks: list[dict[str, Any]] | None, sent_at: float) -> bool:
         try:
-            message_id = await transport.send(Delivery(address, decode(row.payload), row.payload.get("reply_to", ""),
-                                                        key=row.key))
+            delivery = Delivery(row_address(row), decode(row.payload), row.payload.get("reply_to", ""), key=row.key)
+            message_id = await transport.send(delivery)
         except TransportError as error:
+            self._refused(row, error, sent_at)
             await self._failed(row, error)
             return False
         except Exception as error:  # an adapter bug must not stop the queue
@@ -245,6 +293,7 @@ class Outbox:
         else:
             marks.append(mark)
         self._sent.add(row.id)
+        self._throttled.discard(row.id)
         self._sent_order.append(row.id)
         if len(self._sent_order) > 10_000:
             self._sent.discard(self._sent_order.popleft())
@@ -253,19 +302,19 @@ class Outbox:
         return True
 
     async def _failed(self, row: OutboxMessage, error: TransportError) -> None:
-        attempts = row.attempts + 1
+        attempts = row.attempts = row.attempts + 1
         if error.moved_to:
             await self._chat_changed(row, error)
             return
-        if error.retry_after:
-            self.limiters[row.platform].pause(error.retry_after)
         if error.permanent or attempts >= self.max_attempts:
             log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
             await self._mark(id=row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
             if error.gone:
                 await self._chat_changed(row, error)
             return
-        delay = backoff(attempts, error.retry_after)
+        # A 429 is no failure of the message: it goes again when the platform said, not after a growing backoff.
+        rate_limited = error.rate_limited and error.retry_after
+        delay = timedelta(seconds=error.retry_after or 0) if rate_limited else backoff(attempts, error.retry_after)
         self._retry_in[row.id] = delay.total_seconds()
         due = self.clock.now() + delay
         log.info("outbox: message %s retry %d at %s (%s)", row.id, attempts, due.isoformat(), error)

@@ -28,12 +28,13 @@ class TransportError(Exception):
     """A send that did not reach the platform. `retry_after` (seconds) when the platform said when to retry."""
 
     def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
-                 moved_to: str = "", gone: bool = False) -> None:
+                 moved_to: str = "", gone: bool = False, rate_limited: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent  # e.g. the user blocked the bot: retrying will never help
         self.moved_to = moved_to  # the chat's new id (a Telegram group upgraded to a supergroup): send there
         self.gone = gone  # the bot was removed from the group or blocked by the person: stop writing there
+        self.rate_limited = rate_limited  # HTTP 429: the outbox learns the platform's pace from it
 
 
 @runtime_checkable

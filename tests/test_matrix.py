@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import struct
 import time
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -24,22 +26,36 @@ from nio import (
     RoomSendError,
 )
 from nio.crypto.attachments import decrypt_attachment
+from signedjson.key import decode_verify_key_base64
+from signedjson.sign import SignatureVerifyException, verify_signed_json
+from sqlalchemy import func, select
 
+from bot.adapters.matrix.adapter import MatrixTransport
 from bot.adapters.matrix.content import html_body, notice, png_size
 from bot.adapters.matrix.inbound import after_own_arrival, to_event
 from bot.adapters.matrix.outbound import refusal
-from bot.adapters.matrix.session import server_allowed
+from bot.adapters.matrix.session import MatrixConfig, server_allowed
 from bot.adapters.matrix.undecrypted import Undecrypted
 from bot.app import feature_routers
-from bot.events import Address, Attachment, Choice, Delivery, Reply, TextReceived
-from storage.models import InboundEvent
+from bot.events import Address, Attachment, Choice, Delivery, Event, FileReceived, Reply, TextReceived
+from bot.outbox import Outgoing, enqueue, enqueue_many
+from bot.transport import Receipt
+from storage.models import InboundEvent, OutboxMessage
 from storage.reports import Report
 from tests.adapters import MATRIX_WAIT, unique_name
 from tests.adapters import MatrixBot as Bot
 from tests.adapters import MatrixPerson as Person
 from tests.conftest import dump_tables
-from tests.servers.nio_helpers import create_dm, make_client, sync_until
-from tests.servers.synapse import SynapseServer
+from tests.servers.nio_helpers import (
+    create_dm,
+    create_room,
+    join,
+    make_client,
+    send_content,
+    sync_until,
+    wait_for_invitation,
+)
+from tests.servers.synapse import SynapseServer, start_synapse
 
 ROUTERS = feature_routers()  # every feature, as `relais run` has them
 WAIT = MATRIX_WAIT
@@ -253,6 +269,254 @@ async def test_login_with_an_access_token_only(bots: Callable[..., Awaitable[Bot
     sacha = await people(bot)
     await sacha.open_dm(encrypted=True)
     await sacha.ask("bonjour", "code d'invitation")
+
+
+async def _notifications(synapse: SynapseServer, token: str) -> dict[str, bool]:
+    """Synapse's evaluation of the person's push rules: event id -> highlighted, for what notified them."""
+    async with aiohttp.ClientSession() as http, http.get(
+            f"{synapse.url}/_matrix/client/v3/notifications", headers={"Authorization": f"Bearer {token}"}) as got:
+        body = await got.json()
+    return {n["event"]["event_id"]: any(isinstance(a, dict) and a.get("set_tweak") == "highlight" and
+                                        a.get("value", True) for a in n["actions"]) for n in body["notifications"]}
+
+
+async def _queue(bot: Bot, address: Address, reply: Reply, key: str) -> None:
+    """What a reminder does: a row in the outbox, sent by the worker."""
+    assert bot.app is not None
+    async with bot.app.sessions() as session, session.begin():
+        await enqueue(session, key, address, reply, now=bot.app.clock.now())
+    bot.app.outbox.wake()
+
+
+async def test_a_reminder_rings_and_an_ordinary_answer_does_not(
+        synapse: SynapseServer, bots: Callable[..., Awaitable[Bot]],
+        people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    camille = await people(bot)
+    await camille.open_dm(encrypted=False)  # unencrypted: the homeserver itself can evaluate the push rules
+    await _onboard(bot, camille)
+    answer = await camille.ask("!aide", "Ce que vous pouvez faire")
+    me = camille.client.user_id
+    await _queue(bot, Address("matrix", camille.room_id, me), Reply("Rappel : réunion demain à 14 h",
+                                                                    notify=True), "reminder:test:1")
+    reminder = await camille.hears("Rappel : réunion demain")
+    assert answer.source["content"]["msgtype"] == "m.notice"
+    assert reminder.source["content"]["msgtype"] == "m.text"
+    rang = await _notifications(synapse, camille.token)
+    assert reminder.event_id in rang and answer.event_id not in rang
+
+
+async def test_in_a_group_the_person_is_mentioned_and_asked_to_answer_the_message(
+        synapse: SynapseServer, bots: Callable[..., Awaitable[Bot]],
+        people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    claire, karim = await people(bot), await people(bot)
+    room_id = await create_room(claire.client, [bot.user_id, karim.client.user_id], encrypted=False)
+    await join(karim.client, room_id)
+    await claire.sees_bot_join(room_id)
+    assert bot.transport is not None and karim.client.user_id
+    group = Address("matrix", room_id, karim.client.user_id, True)
+    await bot.transport.send(Delivery(group, Reply("Quel est le nom de la structure ?", expects_answer=True)))
+    await bot.transport.send(Delivery(group, Reply("Votre signalement attend une réponse.", notify=True)))
+    question = await karim.hears("Quel est le nom", room_id)
+    alert = await karim.hears("attend une réponse", room_id)
+    for event in (question, alert):
+        content = event.source["content"]
+        assert content["msgtype"] == "m.text" and content["m.mentions"] == {"user_ids": [karim.client.user_id]}
+    assert "répondez à ce message" in question.source["content"]["body"].lower()
+    rang = await _notifications(synapse, karim.token)
+    assert rang.get(question.event_id) is True and rang.get(alert.event_id) is True  # highlighted: a mention
+
+
+async def test_a_command_in_a_thread_is_answered_in_the_thread(
+        bots: Callable[..., Awaitable[Bot]], people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    claire, karim = await people(bot), await people(bot)
+    room_id = await create_room(claire.client, [bot.user_id, karim.client.user_id], encrypted=True)
+    await join(karim.client, room_id)
+    await claire.sees_bot_join(room_id)
+    root = await send_content(claire.client, room_id, {"msgtype": "m.text", "body": "Réunion de jeudi"}, WAIT)
+    await send_content(claire.client, room_id, {"msgtype": "m.text", "body": "!start", "m.relates_to": {
+        "rel_type": "m.thread", "event_id": root, "is_falling_back": True, "m.in_reply_to": {"event_id": root}}},
+        WAIT)
+    answer = await claire.hears("écrivez-moi en message privé", room_id)
+    assert answer.source["content"]["m.relates_to"]["rel_type"] == "m.thread"
+    assert answer.source["content"]["m.relates_to"]["event_id"] == root
+
+
+async def test_private_messages_follow_the_person_when_the_dm_is_left_or_shared(
+        bots: Callable[..., Awaitable[Bot]], people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    camille, karim = await people(bot), await people(bot)
+    first = await camille.open_dm(encrypted=False)
+    await _onboard(bot, camille)
+    me = camille.client.user_id
+    assert me and karim.client.user_id and bot.transport is not None
+    # A colleague is invited into the DM: it is a shared room now, private content goes elsewhere.
+    await camille.client.room_invite(first, karim.client.user_id)
+    await join(karim.client, first)
+    await sync_until(camille.client, lambda: camille.client.rooms[first].joined_count == 3, WAIT, what="3 members")
+    await _queue(bot, Address("matrix", first, me), Reply("Rappel : votre signalement S-12", notify=True), "r:1")
+    second = await wait_for_invitation(camille.client, WAIT)
+    await join(camille.client, second)
+    assert (await camille.hears("votre signalement S-12", second)).source["content"]["msgtype"] == "m.text"
+    # Camille leaves that one too: the bot, alone, leaves it, and the next reminder opens a third room.
+    await camille.client.room_leave(second)
+    client = bot.transport.client
+    assert client is not None
+    deadline = time.monotonic() + WAIT
+    while second in client.rooms and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert second not in client.rooms  # left where it was alone
+    await _queue(bot, Address("matrix", first, me), Reply("Rappel : réunion demain", notify=True), "r:2")
+    third = await wait_for_invitation(camille.client, WAIT)
+    await join(camille.client, third)
+    await camille.hears("Rappel : réunion demain", third)
+    await karim.settle(1.0)
+    assert not [e for r, e in karim.heard if "Rappel" in getattr(e, "body", "")]  # nothing private in the group
+    camille.room_id = third
+    await camille.ask("!moi", "Votre profil")  # the new room is private: the profile is shown there
+
+
+async def test_start_in_a_two_person_room_that_is_not_a_dm_is_not_taken_as_private(
+        bots: Callable[..., Awaitable[Bot]], people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    camille = await people(bot)
+    camille.room_id = await create_room(camille.client, [bot.user_id], encrypted=False)  # no is_direct
+    await camille.sees_bot_join(camille.room_id)
+    await camille.ask(f"!start {await bot.invitation()}", "écrivez-moi en message privé")
+
+
+@pytest.fixture(scope="module")
+def limited_synapse() -> Iterator[SynapseServer]:
+    """A Synapse with its message rate limit on, in its default shape: a burst (5), then a steady rate (1/s)."""
+    server = start_synapse(message_limit={"per_second": 1, "burst_count": 5})
+    yield server
+    server.stop()
+
+
+async def test_a_rate_limited_burst_arrives_whole_in_order_in_one_encryption_session(
+        limited_synapse: SynapseServer, tmp_path: Path) -> None:
+    bot = Bot(limited_synapse, tmp_path / "bot")
+    await bot.start()
+    user_id, token = limited_synapse.register(unique_name("camille"), "person-password")
+    client = await make_client(limited_synapse.url, user_id, token, tmp_path / "camille")
+    try:
+        camille = Person(client, bot.user_id, token)
+        await camille.open_dm(encrypted=True)
+        await _onboard(bot, camille)
+        assert bot.app is not None
+        to_camille = Address("matrix", camille.room_id, user_id)
+        async with bot.app.sessions() as session, session.begin():
+            await enqueue_many(session, [Outgoing(f"r:{i}", to_camille, Reply(f"Rappel {i:02d}")) for i in range(15)],
+                               now=bot.app.clock.now())
+        bot.app.outbox.wake()
+        await camille.hears("Rappel 14")
+        reminders = [e for e in camille.from_bot() if getattr(e, "body", "").startswith("Rappel ")]
+        assert [e.body for e in reminders] == [f"Rappel {i:02d}" for i in range(15)]  # type: ignore[attr-defined]
+        assert len({e.session_id for e in reminders}) == 1  # a 429 kept the Megolm session
+        async with bot.app.sessions() as session:
+            refused = (await session.execute(select(func.count()).select_from(OutboxMessage).where(
+                OutboxMessage.last_error.contains("rate limited")))).scalar_one()
+        assert refused >= 1  # Synapse did refuse some (so the session was put to the test)
+    finally:
+        await bot.stop()
+        await client.close()
+
+
+async def test_files_are_fetched_and_decrypted_up_to_the_size_limit(
+        synapse: SynapseServer, people: Callable[[Bot], Awaitable[Person]], tmp_path: Path) -> None:
+    bot = Bot(synapse, tmp_path / "bot")
+    transport = MatrixTransport(MatrixConfig.from_settings(bot.settings))
+    heard: list[Event] = []
+
+    async def sink(event: Event) -> Receipt:
+        heard.append(event)
+        return Receipt()
+
+    await transport.start(sink)
+    try:
+        await asyncio.wait_for(transport.ready.wait(), WAIT)
+        camille = await people(bot)
+        await camille.open_dm(encrypted=True)
+        photo = _png(4, 3)
+        for name, data in (("panne.png", photo), ("gros.png", photo * 4)):
+            upload, keys = await camille.client.upload(io.BytesIO(data), content_type="image/png", filename=name,
+                                                       encrypt=True, filesize=len(data))
+            assert keys is not None
+            await send_content(camille.client, camille.room_id, {
+                "msgtype": "m.image", "body": "La borne est en panne", "filename": name,
+                "info": {"mimetype": "image/png", "size": len(data)},
+                "file": {**keys, "url": upload.content_uri}}, WAIT)
+            transport.max_file_bytes = len(photo)  # the second one is over the limit
+        upload, keys = await camille.client.upload(io.BytesIO(b"OggS"), content_type="audio/ogg", encrypt=True,
+                                                   filename="vocal.ogg", filesize=4)
+        assert keys is not None
+        await send_content(camille.client, camille.room_id, {
+            "msgtype": "m.audio", "body": "Message vocal", "org.matrix.msc3245.voice": {},
+            "info": {"mimetype": "audio/ogg", "size": 10**9}, "file": {**keys, "url": upload.content_uri}}, WAIT)
+        deadline = time.monotonic() + WAIT
+        while len(heard) < 3 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        files = [e for e in heard if isinstance(e, FileReceived)]
+        assert [(f.kind, f.name, f.size, f.data) for f in files] == [
+            ("photo", "panne.png", len(photo), photo), ("photo", "gros.png", 4 * len(photo), b""),
+            ("voice", "Message vocal", 10**9, b"")]
+        assert files[0].caption == "La borne est en panne" and files[0].mime == "image/png"
+    finally:
+        await transport.stop()
+
+
+async def _keys_of(synapse: SynapseServer, token: str, user_id: str) -> dict[str, Any]:
+    async with aiohttp.ClientSession() as http, http.post(
+            f"{synapse.url}/_matrix/client/v3/keys/query", headers={"Authorization": f"Bearer {token}"},
+            json={"device_keys": {user_id: []}}) as response:
+        return dict(await response.json())
+
+
+def _signed_by(obj: dict[str, Any], user_id: str, key: dict[str, Any]) -> bool:
+    """Whether `obj` carries a valid signature of the cross-signing key `key` (canonical JSON, ed25519)."""
+    (key_id, public), = key["keys"].items()
+    verify = decode_verify_key_base64("ed25519", key_id.partition(":")[2], public)
+    try:
+        verify_signed_json(obj, user_id, verify)
+    except SignatureVerifyException:
+        return False
+    return True
+
+
+async def _cross_signing_seen(synapse: SynapseServer, token: str, bot: Bot) -> dict[str, Any]:
+    """What another user's client sees of the bot's keys once its device is signed."""
+    assert bot.transport is not None and bot.transport.client is not None
+    device = bot.transport.client.device_id
+    deadline = time.monotonic() + WAIT
+    while True:
+        keys = await _keys_of(synapse, token, bot.user_id)
+        signatures = keys["device_keys"][bot.user_id].get(device, {}).get("signatures", {}).get(bot.user_id, {})
+        if len(signatures) >= 2 or time.monotonic() > deadline:  # its own device key, and the self-signing key
+            return keys
+        await asyncio.sleep(0.2)
+
+
+async def test_the_bot_cross_signs_its_device_and_keeps_its_keys_across_a_restart(
+        synapse: SynapseServer, bots: Callable[..., Awaitable[Bot]],
+        people: Callable[[Bot], Awaitable[Person]]) -> None:
+    bot = await bots()
+    camille = await people(bot)
+    seen = await _cross_signing_seen(synapse, camille.token, bot)
+    master = seen["master_keys"][bot.user_id]
+    self_signing = seen["self_signing_keys"][bot.user_id]
+    assert bot.transport is not None and bot.transport.client is not None
+    device = seen["device_keys"][bot.user_id][bot.transport.client.device_id]
+    assert _signed_by(self_signing, bot.user_id, master)  # the self-signing key is signed by the master key
+    assert _signed_by(device, bot.user_id, self_signing)  # the device is signed by the self-signing key
+    saved = bot.settings.data_path / "matrix" / "cross_signing.json"
+    assert saved.stat().st_mode & 0o077 == 0
+    await bot.stop()
+    await bot.start()
+    again = await _cross_signing_seen(synapse, camille.token, bot)
+    assert again["master_keys"][bot.user_id]["keys"] == master["keys"]  # the same identity after a restart
+    assert again["self_signing_keys"][bot.user_id]["keys"] == self_signing["keys"]
 
 
 # --- contract tests on real payloads (no server) ---------------------------------------------------------

@@ -11,6 +11,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.events import Address, Reply
 from bot.outbox import backoff, enqueue
+from bot.ratelimit import Limits, RateLimiter
 from storage.models import OutboxMessage
 from tests.chat import FakeTransport
 
@@ -120,3 +121,52 @@ def test_backoff_grows_and_is_capped() -> None:
     assert delays[:4] == [1, 2, 4, 8]
     assert max(delays) == 600
     assert backoff(1, 30).total_seconds() == 30
+
+
+class _SynapseBucket:
+    """Synapse's message limiter (a leaky bucket): `burst` at once, then `rate` per second; a refusal says when."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate, self.burst, self.level, self.stamp = rate, burst, 0.0, 0.0
+
+    def send(self, now: float) -> float | None:
+        """None when accepted; else the retry_after (seconds) of the 429."""
+        self.level, self.stamp = max(0.0, self.level - (now - self.stamp) * self.rate), now
+        if self.level + 1 > self.burst:
+            return (self.level + 1 - self.burst) / self.rate
+        self.level += 1
+        return None
+
+
+def test_the_pace_learns_synapses_limit_and_keeps_answers_ahead_of_a_broadcast() -> None:
+    now = [0.0]
+    limiter = RateLimiter(Limits(global_per_s=10, burst=10), monotonic=lambda: now[0])  # as the Matrix adapter
+    server = _SynapseBucket(rate=5, burst=10)
+    pending, refusals, answers_refused, answer_waits = 200, 0, 0, []
+    next_answer = 1.0
+    while pending:
+        if now[0] >= next_answer:  # someone asks something once a second
+            answer_waits.append(wait := limiter.delay("dm", False, urgent=True))
+            now[0] += wait
+            sent_at = limiter.record("dm", False)
+            if (retry := server.send(now[0])) is not None:
+                answers_refused += 1
+                limiter.refused(retry, sent_at)
+            next_answer += 1.0
+            continue
+        now[0] += limiter.delay("member", False)
+        sent_at = limiter.record("member", False)
+        retry = server.send(now[0])
+        if retry is None:
+            pending -= 1
+        else:
+            refusals += 1
+            limiter.refused(retry, sent_at)
+            now[0] += 0.5  # Synapse holds a 429 for half a second
+    answers = len(answer_waits)
+    floor = (200 + answers - 10) / 5
+    print(f"drain {now[0]:.1f} s (floor {floor:.1f} s), learned {limiter.pace.rate:.2f}/s, {refusals} refusals, "
+          f"answers refused {answers_refused}/{answers}, longest answer wait {max(answer_waits):.2f} s")
+    assert now[0] <= 1.2 * floor  # the broadcast goes at the server's pace
+    assert 4 <= limiter.pace.rate <= 6
+    assert answers_refused <= 1 and sorted(answer_waits)[int(0.95 * answers)] <= 0.2  # answers go first

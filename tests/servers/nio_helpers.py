@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias, TypeVar
@@ -146,6 +146,34 @@ async def send_text(
     return _check(response, RoomSendResponse, f"send to {room_id}").event_id
 
 
+async def send_content(client: AsyncClient, room_id: str, content: Mapping[str, object],
+                       keys_timeout: float = 10.0) -> str:
+    """Send any m.room.message content (a thread, a reply, a file…), encrypted if the room is."""
+    if room_id not in client.rooms:
+        await sync_until(client, lambda: room_id in client.rooms, what=f"room {room_id} known")
+    if client.rooms[room_id].encrypted:
+        await _share_keys_with_members(client, room_id, keys_timeout)
+    response = await client.room_send(room_id, "m.room.message", dict(content), ignore_unverified_devices=True)
+    return _check(response, RoomSendResponse, f"send to {room_id}").event_id
+
+
+async def wait_for_invitation(client: AsyncClient, timeout: float = 10.0) -> str:
+    """The id of a room this client is invited to and has not joined yet."""
+    await sync_until(client, lambda: bool(client.invited_rooms), timeout, what="an invitation")
+    return next(iter(client.invited_rooms))
+
+
+async def create_room(client: AsyncClient, invite: list[str], encrypted: bool, is_direct: bool = False) -> str:
+    """A private room (no is_direct unless asked) with these people invited."""
+    response = await client.room_create(
+        is_direct=is_direct, preset=RoomPreset.private_chat, invite=invite,
+        initial_state=[ENCRYPTION_STATE] if encrypted else [],
+    )
+    room_id = _check(response, RoomCreateResponse, "create room").room_id
+    await sync_until(client, lambda: room_id in client.rooms, what=f"room {room_id} known")
+    return room_id
+
+
 async def wait_for_message(
     client: AsyncClient,
     room_id: str,
@@ -212,10 +240,13 @@ __all__ = [
     "MatrixHelperError",
     "Message",
     "create_dm",
+    "create_room",
     "join",
     "make_client",
+    "send_content",
     "send_text",
     "sync_once",
     "sync_until",
+    "wait_for_invitation",
     "wait_for_message",
 ]

@@ -1,4 +1,5 @@
-"""Throwaway Synapse homeserver on 127.0.0.1 (SQLite, no federation, rate limits off) for the tests."""
+"""Throwaway Synapse homeserver on 127.0.0.1 (SQLite, no federation) for the tests: rate limits off, or the message
+limit in Synapse's own shape (a burst, then a steady rate) for the tests and benchmarks about pacing."""
 
 from __future__ import annotations
 
@@ -47,6 +48,8 @@ _RATE_LIMITS: dict[str, Any] = {
     "rc_user_directory": _UNLIMITED,
     "rc_profile": _UNLIMITED,
 }
+# Synapse's default rc_message is 0.2 messages/s after a burst of 10: the same shape, 25 times faster.
+MESSAGE_LIMIT: dict[str, float] = {"per_second": 5, "burst_count": 10}
 
 
 class SynapseError(RuntimeError):
@@ -63,7 +66,7 @@ def _http_json(url: str, body: dict[str, Any] | None = None, timeout: float = 10
         raise SynapseError(f"{url}: HTTP {exc.code} {exc.read().decode(errors='replace')}") from exc
 
 
-def _write_config(run_dir: Path, port: int, shared_secret: str) -> Path:
+def _write_config(run_dir: Path, port: int, shared_secret: str, message_limit: dict[str, float] | None) -> Path:
     log_config = run_dir / "log.config"
     # JSON is valid YAML: no YAML writer needed.
     log_config.write_text(json.dumps({
@@ -102,6 +105,8 @@ def _write_config(run_dir: Path, port: int, shared_secret: str) -> Path:
         "bcrypt_rounds": 4,  # password hashing is the bulk of a registration's cost
         **_RATE_LIMITS,
     }
+    if message_limit is not None:
+        config["rc_message"] = message_limit
     path = run_dir / "homeserver.yaml"
     path.write_text(json.dumps(config, indent=2))
     return path
@@ -138,6 +143,7 @@ class SynapseServer:
         self.url = f"http://127.0.0.1:{port}"
         self.process: subprocess.Popen[bytes] | None = None
         self.start_seconds = 0.0
+        self.message_limit: dict[str, float] | None = None
 
     @property
     def pid(self) -> int:
@@ -235,17 +241,20 @@ class SynapseServer:
         return f"<SynapseServer {self.url} pid={pid}>"
 
 
-def start_synapse(base_dir: Path | None = None) -> SynapseServer:
-    """Configure a fresh homeserver in a new directory under ``base_dir`` (or the temp dir) and start it."""
+def start_synapse(base_dir: Path | None = None, *, message_limit: dict[str, float] | None = None) -> SynapseServer:
+    """Configure a fresh homeserver in a new directory under ``base_dir`` (or the temp dir) and start it.
+
+    ``message_limit`` (e.g. MESSAGE_LIMIT) turns Synapse's rc_message on; every other limit stays off."""
     if base_dir is not None:
         base_dir.mkdir(parents=True, exist_ok=True)
     run_dir = Path(tempfile.mkdtemp(prefix="relais-synapse-", dir=base_dir))
     try:
         port = free_port()
         shared_secret = secrets.token_hex(16)
-        config_path = _write_config(run_dir, port, shared_secret)
+        config_path = _write_config(run_dir, port, shared_secret, message_limit)
         _generate_keys(config_path, run_dir / f"{SERVER_NAME}.signing.key")
         server = SynapseServer(run_dir, port, shared_secret, config_path)
+        server.message_limit = message_limit
         server._launch()
         return server
     except BaseException:

@@ -1,4 +1,5 @@
-"""Matrix adapter (matrix-nio, end-to-end encryption on): a resumable sync loop, invitations, m.notice replies."""
+"""Matrix adapter (matrix-nio, end-to-end encryption on): a resumable sync loop, invitations, private rooms that
+follow membership, files, replies as notices (or ringing texts when they must be seen)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Sequence, Set
 from aiohttp import ClientError
 from nio import (
     AsyncClient,
+    InviteInfo,
     InviteMemberEvent,
     JoinResponse,
     LocalProtocolError,
@@ -22,8 +24,11 @@ from nio import (
 )
 from nio.events import Event as NioEvent
 
-from bot.adapters.matrix.inbound import after_own_arrival, to_event
+from bot.adapters.matrix.cross_signing import Account, CrossSigningError, CrossSigningKeys, ensure_cross_signed
+from bot.adapters.matrix.files import fetch
+from bot.adapters.matrix.inbound import Hearing, after_own_arrival, to_event
 from bot.adapters.matrix.outbound import Sender
+from bot.adapters.matrix.rooms import DirectRooms, leave_empty_rooms
 from bot.adapters.matrix.session import (
     MatrixConfig,
     MatrixLoginError,
@@ -36,7 +41,7 @@ from bot.adapters.matrix.session import (
 )
 from bot.adapters.matrix.undecrypted import Undecrypted
 from bot.config import Settings
-from bot.events import Delivery
+from bot.events import Delivery, FileReceived
 from bot.ratelimit import Limits
 from bot.transport import Commands, EventSink, TransportError
 
@@ -74,8 +79,10 @@ class MatrixTransport:
     """Matrix as the core sees it: rooms are chats, a room with more than two joined members is a group."""
 
     platform = "matrix"
-    limits = Limits(global_per_s=5)  # bursts (digests) stay polite; a 429 pauses the platform anyway
-    max_file_bytes = 0  # incoming files are not read yet
+    # Synapse's shape (a burst, then a steady rate). Its default rc_message is far lower (0.2/s): the outbox
+    # learns the real one from the first refusals; lifting it for the bot is the homeserver's business.
+    limits = Limits(global_per_s=10, burst=10)
+    max_file_bytes = 10 * 1024 * 1024  # photos, screenshots, PDFs; a larger file is announced, not fetched
 
     def set_commands(self, commands: Commands, *, lasting_prompts: Set[str] = frozenset()) -> None:
         """Matrix has no command menu: !aide lists the commands."""
@@ -85,7 +92,8 @@ class MatrixTransport:
         self.files = SessionFiles(config.data_dir)
         self.timeline_limit, self.poll_ms = timeline_limit, poll_ms
         self.client: AsyncClient | None = None
-        self.sender = Sender()
+        self.direct = DirectRooms(config.data_dir / "direct.json")
+        self.sender = Sender(self.direct)
         self.allowed: tuple[str, ...] = config.allowed_servers
         self.ready = asyncio.Event()  # set once a first sync succeeded: rooms are known, sends may go
         self._sink: EventSink | None = None
@@ -97,6 +105,7 @@ class MatrixTransport:
         self._last_sync = 0.0
         self._seen = RecentIds()
         self._undecrypted = Undecrypted()
+        self._cross_signed, self._cross_sign_after = False, 0.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MatrixTransport:
@@ -190,6 +199,7 @@ class MatrixTransport:
         self.client = self.sender.client = client
         self.allowed = self.config.allowed_servers or (server_of(client.user_id),)
         self._since, self._full_state = self.files.sync_token(client.user_id), True
+        self._cross_signed, self._cross_sign_after = False, 0.0
 
     async def _disconnect(self) -> None:
         self.ready.clear()
@@ -213,11 +223,31 @@ class MatrixTransport:
         self._last_sync = time.monotonic()
         self.ready.set()  # rooms are known: replies may go out (the ones to this very sync included)
         await self._upkeep(client)
+        await self._cross_sign(client)
+        self.direct.learn(response, client.user_id, client.rooms)
         await self._answer_invitations(client, response)
         if self._since:  # at the very first start the backlog is not ours to answer
             await self._dispatch(client, response)
+        await leave_empty_rooms(client, response, self.direct)
         self._since, self._full_state = response.next_batch, False
-        self.files.save_sync_token(client.user_id, response.next_batch)
+        # In a thread: its fsync would hold every answer up, and a drain brings a sync per message sent.
+        await asyncio.to_thread(self.files.save_sync_token, client.user_id, response.next_batch)
+
+    async def _cross_sign(self, client: AsyncClient) -> None:
+        """Once per connection (after the device keys are up): the bot's device cross-signed, so that clients
+        excluding insecure devices (Element, Tchap) still send it room keys. Retried every 10 minutes if refused."""
+        if self._cross_signed or client.should_upload_keys or time.monotonic() < self._cross_sign_after:
+            return
+        account = Account(client.homeserver, client.user_id, client.device_id or "", client.access_token,
+                          self.config.password)
+        try:
+            keys = CrossSigningKeys(self.config.data_dir / "cross_signing.json", client.user_id)
+            assert client.client_session is not None
+            await ensure_cross_signed(client.client_session, account, keys)
+            self._cross_signed = True
+        except CrossSigningError as error:
+            log.warning("matrix: cross-signing not set up (%s); retrying in 10 minutes", error)
+            self._cross_sign_after = time.monotonic() + 600
 
     def _filter(self) -> dict[str, object]:
         """Enough timeline to miss nothing (Synapse's default is 10 events); no presence, typing nor receipts."""
@@ -239,17 +269,24 @@ class MatrixTransport:
                 await client.keys_claim(client.get_users_for_key_claiming())
 
     async def _answer_invitations(self, client: AsyncClient, response: SyncResponse) -> None:
-        """Join when the inviter's homeserver is allowed; otherwise decline (leaving rejects an invitation)."""
-        for room_id, info in response.rooms.invite.items():
+        """Join when the inviter's homeserver is allowed; otherwise decline (leaving rejects an invitation).
+
+        A few at once: a network adding the bot to its rooms sends dozens of invitations in one go."""
+        slots = asyncio.Semaphore(8)
+
+        async def answer(room_id: str, info: InviteInfo) -> None:
             inviter = next((e.sender for e in info.invite_state if isinstance(e, InviteMemberEvent)
                             and e.state_key == client.user_id and e.membership == "invite"), "")
-            if inviter and server_allowed(inviter, self.allowed):
-                joined = await client.join(room_id)
-                log.info("matrix: joined a room on invitation (%s)", "ok" if isinstance(joined, JoinResponse)
-                         else joined)
-            else:
-                await client.room_leave(room_id)
-                log.info("matrix: declined an invitation from a user of %s", server_of(inviter) or "?")
+            async with slots:
+                if inviter and server_allowed(inviter, self.allowed):
+                    joined = await client.join(room_id)
+                    log.info("matrix: joined a room on invitation (%s)",
+                             "ok" if isinstance(joined, JoinResponse) else joined)
+                else:
+                    await client.room_leave(room_id)
+                    log.info("matrix: declined an invitation from a user of %s", server_of(inviter) or "?")
+
+        await asyncio.gather(*(answer(room_id, info) for room_id, info in response.rooms.invite.items()))
 
     async def _dispatch(self, client: AsyncClient, response: SyncResponse) -> None:
         """Rooms in parallel, each room's events in order; then what became decryptable meanwhile."""
@@ -285,6 +322,11 @@ class MatrixTransport:
             if isinstance(event, MegolmEvent):
                 self._undecrypted.add(room, event)
                 continue
-            core_event = to_event(room, event, client.user_id)
-            if core_event is not None and self._seen.first(event.event_id):
-                await self._sink(core_event)
+            sender = getattr(event, "sender", "")
+            hearing = Hearing(client.user_id, self.direct.private(room, sender), self.sender.sent_ids.__contains__)
+            core_event = to_event(room, event, client.user_id, hearing)
+            if core_event is None or not self._seen.first(event.event_id):
+                continue
+            if isinstance(core_event, FileReceived):
+                core_event = await fetch(client, core_event, event, self.max_file_bytes)
+            await self._sink(core_event)

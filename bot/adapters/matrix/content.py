@@ -1,9 +1,11 @@
-"""Matrix message contents of a Reply: an m.notice with HTML, a numbered list of choices, file events."""
+"""Matrix message contents of a Reply: a notice (or a ringing text) with HTML, numbered choices, mentions, threads,
+file events."""
 
 from __future__ import annotations
 
 import re
 import struct
+from dataclasses import dataclass
 from html import escape
 from typing import Any
 
@@ -22,8 +24,23 @@ def bang_commands(text: str) -> str:
     return COMMAND.sub(r"!\1", text)
 
 
-def notice(reply: Reply, reply_to: str = "") -> dict[str, Any]:
-    """The text of a reply as an m.notice: plain `body` for every client, HTML `formatted_body` for the rest."""
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Who and where in the room a message is for: the person (for a mention), the thread, the event answered."""
+
+    user_id: str = ""
+    name: str = ""  # display name, for the mention pill
+    is_group: bool = False
+    thread_id: str = ""
+    reply_to: str = ""
+
+
+def message(reply: Reply, target: Target = Target()) -> dict[str, Any]:
+    """A reply as an m.room.message: an m.notice (never rings) unless the person must not miss it.
+
+    `notify` makes it an m.text (`.m.rule.suppress_notices` silences notices), mentioning the person in a
+    group; a question awaiting a typed answer in a group mentions the person and asks to answer the message
+    (only a reply or a mention reaches the bot there)."""
     text = bang_commands(reply.text)
     plain, html = to_plain(text), html_body(text)
     if reply.choices:
@@ -32,11 +49,36 @@ def notice(reply: Reply, reply_to: str = "") -> dict[str, Any]:
         plain = "\n".join(filter(None, [plain, *numbered, t("matrix.choices_hint")]))
         html += "<ol>" + "".join(f"<li>{escape(label, quote=False)}</li>" for label in labels) + "</ol>"
         html += f"<p><i>{escape(t('matrix.choices_hint'), quote=False)}</i></p>"
-    content: dict[str, Any] = {"msgtype": "m.notice", "body": plain, "format": "org.matrix.custom.html",
-                               "formatted_body": html, "m.mentions": {}}
-    if reply_to:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": reply_to}}
+    mention = target.is_group and bool(target.user_id) and (reply.notify or reply.expects_answer)
+    if mention:
+        name = target.name or target.user_id.partition(":")[0].lstrip("@")
+        pill = f'<a href="https://matrix.to/#/{escape(target.user_id)}">{escape(name, quote=False)}</a>'
+        plain, html = f"{name} : {plain}", f"{pill} : {html}"
+        if reply.expects_answer:
+            plain += "\n" + t("matrix.answer_here")
+            html += f"<br><i>{escape(t('matrix.answer_here'), quote=False)}</i>"
+    content: dict[str, Any] = {"msgtype": "m.text" if reply.notify or mention else "m.notice", "body": plain,
+                               "format": "org.matrix.custom.html", "formatted_body": html,
+                               "m.mentions": {"user_ids": [target.user_id]} if mention else {}}
+    relation = relates_to(target)
+    if relation:
+        content["m.relates_to"] = relation
     return content
+
+
+def notice(reply: Reply, reply_to: str = "") -> dict[str, Any]:
+    """The text of a reply with no particular target (an m.notice unless it must notify)."""
+    return message(reply, Target(reply_to=reply_to))
+
+
+def relates_to(target: Target) -> dict[str, Any]:
+    """In a thread: the thread relation (with a reply fallback for clients without threads); else a reply."""
+    if target.thread_id:
+        return {"rel_type": "m.thread", "event_id": target.thread_id, "is_falling_back": not target.reply_to,
+                "m.in_reply_to": {"event_id": target.reply_to or target.thread_id}}
+    if target.reply_to:
+        return {"m.in_reply_to": {"event_id": target.reply_to}}
+    return {}
 
 
 def html_body(text: str) -> str:
@@ -61,7 +103,8 @@ def _close_list(out: list[str], items: list[str]) -> None:
         items.clear()
 
 
-def file_message(attachment: Attachment, url: str, keys: dict[str, Any] | None) -> dict[str, Any]:
+def file_message(attachment: Attachment, url: str, keys: dict[str, Any] | None,
+                 target: Target = Target()) -> dict[str, Any]:
     """An m.image (PNG, JPEG…) or m.file event; `keys` (from an encrypted upload) puts the url under `file`."""
     info: dict[str, Any] = {"mimetype": attachment.mime, "size": len(attachment.data)}
     msgtype = "m.image" if attachment.mime.startswith("image/") else "m.file"
@@ -74,6 +117,8 @@ def file_message(attachment: Attachment, url: str, keys: dict[str, Any] | None) 
         content["url"] = url
     else:
         content["file"] = {**keys, "url": url}
+    if target.thread_id:
+        content["m.relates_to"] = relates_to(Target(thread_id=target.thread_id))
     return content
 
 
