@@ -28,6 +28,15 @@ _ran: Counter[str] = Counter()
 _numbers = itertools.count()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def masking_model() -> None:
+    """The French model the masker uses, loaded once before any test (as `relais run` does at start): a test's
+    time limits then measure the bot, not the model's first load on a busy machine."""
+    from handlers.reports.masking_words import lexicon
+
+    lexicon()
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresServer]:
     server = start_postgres()

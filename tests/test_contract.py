@@ -246,16 +246,10 @@ async def test_a_restart_in_the_middle_of_a_form(stage: Stage) -> None:
 
 # --- 6. a group where a colleague chats --------------------------------------------------------------------------
 
-MATRIX_GROUP = ("Matrix adapter: a reply to the bot's message or a mention does not set TextReceived.addressed "
-                "(bot/adapters/matrix/inbound.py), so in a room the asked person's answer is dropped like chatter; "
-                "and the question does not say « répondez à ce message » nor mention the person (Reply.expects_answer "
-                "is not rendered)")
-
-
 @pytest.mark.parametrize("platform", [
     pytest.param("console", marks=pytest.mark.skip(reason="the console is one person in a private chat")),
     "telegram",
-    pytest.param("matrix", marks=pytest.mark.xfail(strict=True, reason=MATRIX_GROUP)),
+    "matrix",
 ], indirect=True)
 async def test_in_a_group_only_the_asked_persons_reply_is_taken(stage: Stage) -> None:
     claire_dm, paul_dm = await stage.person("coordinator", "Claire"), await stage.person("referent", "Paul")
