@@ -52,6 +52,8 @@ class DirectRooms:
         if not user_id or self.person(room.room_id) != user_id:
             return False
         joined = set(room.users) - set(room.invited_users)
+        if not {room.own_user_id, user_id} <= joined:  # members not loaded yet (a sync resumed after a restart)
+            return room.joined_count <= 2 and not room.invited_count
         others = joined - {room.own_user_id}
         if others == {user_id}:
             return not (set(room.invited_users) - {user_id})
