@@ -130,6 +130,36 @@ async def test_over_telegram_the_j3_nudge_reaches_only_the_silent_and_the_closed
     await tg.ask(claire, "/cloturer", "Aucune réunion passée")
 
 
+async def test_over_telegram_the_urgent_alert_waits_for_morning_across_a_restart_and_arrives_once(
+    settings: Settings, fake: FakeTelegram, clock: FrozenClock
+) -> None:
+    claire, karim = fake.user(6201, "Claire"), fake.user(6202, "Karim")
+    clock.set(datetime(2026, 3, 10, 20, 30, tzinfo=UTC))  # 21:30 in Paris: the default quiet hours (20 h–8 h)
+    async with running(settings, fake, clock=clock) as evening:
+        await evening.join(claire, role="coordinator")
+        await evening.join(karim)
+        await evening.ask(karim, "/signaler", "Quel type de problème")
+        await evening.press(karim, "Démarche en ligne", "Dans quelle commune")
+        await evening.press(karim, "Romagné", "Que se passe-t-il")
+        await evening.ask(karim, "Le portail ANTS refuse les dossiers depuis lundi.", "Quel public")
+        await evening.press(karim, "Seniors", "Est-ce urgent")
+        await evening.press(karim, "Urgent", "Votre signalement")
+        reference = (await evening.press(karim, "Envoyer", "Merci")).plain_text.split("S-", 1)[1][:10]
+        await tick(evening, clock, clock.now())
+        assert received(evening, claire, ALERT) == []
+    # the bot stops overnight and starts again on the same database
+    async with running(settings, fake, clock=clock) as morning:
+        await tick(morning, clock, datetime(2026, 3, 11, 6, 59, tzinfo=UTC))  # 07:59: still quiet
+        assert received(morning, claire, ALERT) == []
+        for minute in (0, 1, 2):  # 08:00, then the job's next runs
+            await tick(morning, clock, datetime(2026, 3, 11, 7, minute, tzinfo=UTC))
+        [alert] = received(morning, claire, ALERT)
+        assert f"S-{reference}" in alert and "Signalé par : Karim" in alert
+        taken = await morning.press(claire, "Je m'en occupe", "s'occupe de")
+        assert f"S-{reference}" in taken.plain_text
+        await morning.answer(karim, 0, "pris en compte par la coordination")
+
+
 # --- console -------------------------------------------------------------------------------------------------
 
 
