@@ -26,8 +26,10 @@ from bot.adapters.matrix.adapter import MatrixTransport
 from bot.adapters.matrix.session import MatrixConfig
 from bot.adapters.telegram.adapter import TelegramTransport
 from bot.app import App, feature_routers
+from bot.clock import Clock
 from bot.config import Settings
 from bot.router import Router
+from bot.transport import Transport
 from storage.members import create_invitation
 from storage.models import OutboxMessage
 from storage.territories import by_code
@@ -108,9 +110,10 @@ async def answer(fake: FakeTelegram, chat_id: int, before: int, expect: str) -> 
 
 @asynccontextmanager
 async def running(settings: Settings, fake: FakeTelegram, *, routers: Sequence[Router] | None = None,
-                  **options: Any) -> AsyncIterator[Harness]:
+                  clock: Clock | None = None, **options: Any) -> AsyncIterator[Harness]:
+    """`clock`: a FrozenClock to move the scheduler's time (its jobs then run on `app.scheduler.tick()`)."""
     transport = TelegramTransport(TOKEN, api_url=fake.api_url, poll_timeout=1, **options)
-    app = App(settings, transports=[transport], routers=routers)
+    app = App(settings, clock=clock, transports=[transport], routers=routers)
     await app.prepare()
     stop = asyncio.Event()
     serving = asyncio.create_task(app.serve(stop))
@@ -374,12 +377,15 @@ class Screen(io.StringIO):
 
 
 class ConsoleStage:
-    """`relais console` in this process: lines typed into a pipe, the bot's answers read from its stdout."""
+    """`relais console` in this process: lines typed into a pipe, the bot's answers read from its stdout.
+    `clock` (a FrozenClock) and `beside` (e.g. a FakeTransport for the other members) are kept across restarts."""
 
     platform = "console"
 
-    def __init__(self, settings: Settings, routers: Sequence[Router], files: Path) -> None:
+    def __init__(self, settings: Settings, routers: Sequence[Router] | None, files: Path, *,
+                 clock: Clock | None = None, beside: Sequence[Transport] = ()) -> None:
         self.settings, self.routers, self.files = settings, routers, files
+        self.clock, self.beside = clock, beside
         self.screen = Screen()
         self.app: App | None = None
         self._keyboard: io.TextIOWrapper | None = None
@@ -392,7 +398,7 @@ class ConsoleStage:
         self._keyboard = os.fdopen(write, "w", encoding="utf-8")
         transport = ConsoleTransport("console-person", stdin=os.fdopen(read, "r", encoding="utf-8"),
                                      stdout=self.screen, files_dir=self.files)
-        self.app = App(self.settings, transports=[transport], routers=self.routers)
+        self.app = App(self.settings, clock=self.clock, transports=[transport, *self.beside], routers=self.routers)
         await self.app.prepare()
         self._stop = asyncio.Event()
         self._task = asyncio.create_task(self.app.serve(self._stop))
