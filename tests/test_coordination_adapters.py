@@ -174,8 +174,7 @@ async def console_stage(settings: Settings, clock: FrozenClock, transport: FakeT
 async def console(settings: Settings, clock: FrozenClock, transport: FakeTransport,
                   tmp_path: Path) -> AsyncIterator[ConsoleStage]:
     """`relais console` (the coordinator) with the other members beside it on the fake transport. The demo's
-    console members (`relais console --as …`) are taken off the console: it prints whatever is addressed to any
-    console member (see the xfail test below), and here the console is one person."""
+    console members (`relais console --as …`) are taken off the console: here the console is one person."""
     stage = await console_stage(settings, clock, transport, tmp_path)
     async with app_of(stage).sessions() as session, session.begin():
         await session.execute(delete(Identity).where(Identity.platform == "console"))
@@ -188,7 +187,6 @@ def app_of(stage: ConsoleStage) -> App:
     return stage.app
 
 
-@pytest.mark.xfail(strict=True, reason="ConsoleTransport.send prints every console delivery, whoever it is for")
 async def test_the_console_prints_only_what_is_addressed_to_its_person(
     settings: Settings, clock: FrozenClock, transport: FakeTransport, tmp_path: Path
 ) -> None:

@@ -56,6 +56,8 @@ class ConsoleTransport:
         return True
 
     async def send(self, delivery: Delivery) -> str:
+        if delivery.address.chat_id != self.address.chat_id:
+            return ""  # another demo member's message (« relais console --as … »): not this person's screen
         reply = delivery.reply
         text = render(reply.text, bold=self._strong, italic=str, link=lambda label, url: f"{label} ({url})",
                       plain=str)
