@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, web
 
@@ -268,6 +269,10 @@ class FakeTelegram:
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook: Webhook | None = None
         self.webhook_statuses: list[int] = []
+        # Load balancer in front of several processes (balance()): their base URLs, and which one got each update.
+        self.backends: list[str] = []
+        self.delivered_to: dict[int, int] = {}  # update_id -> index in backends
+        self._next_backend = 0
         self.faults: Faults | None = None
         self._limits: Limits | None = None
         self.counts: Counter[str] = Counter()
@@ -388,6 +393,12 @@ class FakeTelegram:
             self._start_webhook_delivery()
         return update
 
+    def balance(self, backends: list[str]) -> None:
+        """Act as the load balancer in front of several bot processes: the webhook's URL is the public one, and
+        each update goes (same path, same secret header) to the next of `backends` (base URLs such as
+        http://127.0.0.1:8443) in turn; one refusing the connection (a process killed) is skipped."""
+        self.backends = list(backends)
+
     async def push_webhook(self, update: dict[str, Any]) -> int:
         """POST `update` to the registered webhook with its secret header; returns the HTTP status."""
         if self.webhook is None:
@@ -400,11 +411,31 @@ class FakeTelegram:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
         if self._session is None:
             self._session = ClientSession(timeout=ClientTimeout(total=10))
-        async with self._session.post(self.webhook.url, json=update, headers=headers) as response:
-            await response.read()
+        if self.backends:
+            status = await self._push_balanced(update, headers)
+        else:
+            async with self._session.post(self.webhook.url, json=update, headers=headers) as response:
+                await response.read()
+                status = response.status
         self.counts["webhook_push"] += 1
-        self.webhook_statuses.append(response.status)
-        return response.status
+        self.webhook_statuses.append(status)
+        return status
+
+    async def _push_balanced(self, update: dict[str, Any], headers: dict[str, str]) -> int:
+        assert self.webhook is not None and self._session is not None
+        path = urlsplit(self.webhook.url).path
+        for _ in range(len(self.backends)):
+            index = self._next_backend % len(self.backends)
+            self._next_backend += 1
+            try:
+                async with self._session.post(self.backends[index] + path, json=update, headers=headers) as response:
+                    await response.read()
+            except ClientConnectionError:
+                continue  # that process is gone: the next one takes the update
+            self.delivered_to[update["update_id"]] = index
+            return response.status
+        raise ClientConnectionError("no backend of the load balancer answers")
+
 
     def _start_webhook_delivery(self) -> None:
         if self._delivery is None or self._delivery.done():
