@@ -442,21 +442,43 @@ class FakeTelegram:
             self._delivery = asyncio.get_running_loop().create_task(self._deliver_webhook())
 
     async def _deliver_webhook(self) -> None:
-        """Telegram's side of webhook mode: POST the queued updates in order, retrying while the bot's
-        server does not answer (PTB sets its webhook before listening); a non-2xx is recorded, not retried."""
+        """Telegram's side of webhook mode: POST the queued updates, up to the webhook's max_connections at once
+        and one chat's updates one after the other, in order; retrying while the bot's server does not answer (PTB
+        sets its webhook before listening); a non-2xx is recorded, not retried."""
         give_up = time.monotonic() + 10
-        while self._updates and self.webhook is not None and not self._closing:
-            try:
-                await self.push_webhook(self._updates[0])
-            except (ClientConnectionError, TimeoutError) as exc:
-                if time.monotonic() > give_up:  # kept queued: the next update or setWebhook tries again
-                    self.counts["webhook_unreachable"] += 1
-                    _LOG.warning("fake Telegram: webhook %s unreachable: %r", self.webhook.url, exc)
-                    return
+        running: dict[asyncio.Task[bool], Any] = {}  # each POST under way -> its chat
+        while (self._updates or running) and self.webhook is not None and not self._closing:
+            busy = set(running.values())
+            for update in list(self._updates):
+                if len(running) >= max(1, self.webhook.max_connections):
+                    break
+                chat = _chat_of(update)
+                if chat not in busy:
+                    self._updates.remove(update)
+                    busy.add(chat)
+                    running[asyncio.get_running_loop().create_task(self._push_queued(update))] = chat
+            done, _ = await asyncio.wait(running, timeout=0.02, return_when=asyncio.FIRST_COMPLETED)
+            failed = [task for task in done if not task.result()]
+            for task in done:
+                running.pop(task)
+            if not failed:
+                give_up = time.monotonic() + 10
+            elif time.monotonic() > give_up:  # kept queued: the next update or setWebhook tries again
+                self.counts["webhook_unreachable"] += 1
+                _LOG.warning("fake Telegram: webhook %s unreachable", self.webhook.url)
+                await asyncio.gather(*running, return_exceptions=True)
+                return
+            else:
                 await asyncio.sleep(0.01)
-                continue
-            self._updates.pop(0)
-            give_up = time.monotonic() + 10
+
+    async def _push_queued(self, update: dict[str, Any]) -> bool:
+        """POST one queued update; when the bot's server does not answer, put it back first in line (False)."""
+        try:
+            await self.push_webhook(update)
+        except (ClientConnectionError, TimeoutError):
+            self._updates.insert(0, update)
+            return False
+        return True
 
     def next_message_id(self, chat_id: int) -> int:
         self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
@@ -928,6 +950,12 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         else:
             params[key] = value
     return params
+
+
+def _chat_of(update: dict[str, Any]) -> Any:
+    """The chat an update belongs to (Telegram delivers one chat's updates in order), else the update itself."""
+    content = update.get("message") or update.get("callback_query", {}).get("message") or {}
+    return content.get("chat", {}).get("id", ("update", update["update_id"]))
 
 
 def _flood_error(retry_after: int) -> ApiError:

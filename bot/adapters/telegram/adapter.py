@@ -57,7 +57,7 @@ CONCURRENT_UPDATES = 64
 ANSWER_WITHIN = 0.5
 # Bot API calls in flight at once per process (HTTP connections): sends and edits; answers to presses.
 CALLS_AT_ONCE = 16
-ANSWERS_AT_ONCE = 128
+ANSWERS_AT_ONCE = 32
 # Presses waiting for the core in tasks of their own, per process; beyond, they wait in PTB's queue.
 PRESSES_AT_ONCE = 2000
 # Polling answered 409 Conflict this recently: another process polls with the same token (PTB retries up to
