@@ -58,6 +58,8 @@ ANSWER_WITHIN = 0.5
 # Bot API calls in flight at once per process (HTTP connections): sends and edits; answers to presses.
 CALLS_AT_ONCE = 16
 ANSWERS_AT_ONCE = 32
+# More presses than this waiting for the core in this process: a burst (the core decides a few dozen a second).
+BURST_PRESSES = 16
 # Presses waiting for the core in tasks of their own, per process; beyond, they wait in PTB's queue.
 PRESSES_AT_ONCE = 2000
 # Polling answered 409 Conflict this recently: another process polls with the same token (PTB retries up to
@@ -293,8 +295,10 @@ class TelegramTransport:
             await self._answer(query, None)
             return
         lasting = isinstance(event, ChoiceMade) and event.prompt_id in self.lasting_prompts
-        deciding = asyncio.ensure_future(self._sink(event))
-        done, _ = await asyncio.wait({deciding}, timeout=ANSWER_WITHIN)
+        deciding = asyncio.ensure_future(self._sink(event))  # queued for the core in the order presses arrive
+        # In a burst (more presses waiting than the core decides in ANSWER_WITHIN), the spinner stops at once.
+        within = 0.0 if len(self._presses) > BURST_PRESSES else ANSWER_WITHIN
+        done, _ = await asyncio.wait({deciding}, timeout=within)
         if not done:  # slow core: stop the spinner now, show the rest when it has decided
             await self._answer(query, None)
             receipt = await self._receipt(deciding)
