@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 # Each module exposes `async def run() -> list[dict]` with rows {"name","value","unit","floor","ratio","goal","ok"}.
-MODULES = ("bench.partners", "bench.reports_scale", "bench.reminders", "bench.telegram", "bench.matrix_latency",
-           "bench.matrix_ratelimit")
+MODULES = ("bench.partners", "bench.reports_scale", "bench.reminders", "bench.telegram", "bench.multiprocess",
+           "bench.matrix_latency", "bench.matrix_ratelimit")
 RESULTS = Path(__file__).parent / "results.json"
 
 

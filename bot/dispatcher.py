@@ -7,7 +7,7 @@ import logging
 import secrets
 from collections import defaultdict
 from collections.abc import AsyncIterator, Mapping
-from contextlib import AsyncExitStack, asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import replace
 from datetime import timedelta
 
@@ -32,6 +32,11 @@ from storage.members import find_member
 from storage.models import OutboxMessage
 
 log = logging.getLogger(__name__)
+
+
+# PostgreSQL transactions handled at once per process: below the pool's 15 connections (SQLAlchemy's default 5 + 10),
+# leaving some to the outbox, the scheduler and its leader lock.
+TRANSACTIONS_AT_ONCE = 4
 
 
 class ChatLocks:
@@ -66,8 +71,11 @@ class Dispatcher:
         self.ttl = timedelta(minutes=settings.conversation_ttl_minutes)
         self._sending: set[asyncio.Task[None]] = set()
         # SQLite has one writer: transactions that read then write would deadlock each other (« database is
-        # locked ») when updates are handled concurrently, so they take turns here; PostgreSQL runs them side by side.
-        self._writes = asyncio.Lock() if settings.database_url.startswith("sqlite") else nullcontext()
+        # locked ») when updates are handled concurrently, so they take turns here. PostgreSQL runs them side by
+        # side, a few at a time: a burst then queues here in arrival order rather than in the connection pool, which
+        # is not fair and gives up after 30 s (a press lost in a burst of 1,000).
+        sqlite = settings.database_url.startswith("sqlite")
+        self._writes = asyncio.Lock() if sqlite else asyncio.Semaphore(TRANSACTIONS_AT_ONCE)
 
     async def handle(self, event: Event) -> Receipt:
         """Handle an event and send its answers; never raises: the person always gets an answer in French."""
@@ -159,7 +167,8 @@ class Dispatcher:
             await conversation.save(session, now, self.ttl)
             base = f"reply:{ctx.event_key or secrets.token_hex(8)}"
             asked = event.message_id if event.address.is_group else ""  # a group's question replies to its asker
-            items = [outbox_mod.Outgoing(f"{base}:{i}", ctx.address, reply, outbox_mod.INTERACTIVE,
+            lease = now + outbox_mod.DIRECT_LEASE  # sent by _finish below; the worker only if this process dies
+            items = [outbox_mod.Outgoing(f"{base}:{i}", ctx.address, reply, outbox_mod.INTERACTIVE, lease,
                                          reply_to=asked if reply.expects_answer else "")
                      for i, reply in enumerate(replies)]
             ids = await outbox_mod.enqueue_many(session, items, now=now)

@@ -27,6 +27,10 @@ log = logging.getLogger(__name__)
 
 INTERACTIVE = 0  # answers to someone who just wrote: sent first
 INITIATED = 1  # reminders, digests, notifications
+# Answers are sent at once by the process that handled the message (Outbox.deliver); their rows are queued due this
+# much later, so no worker round (the leader's, maybe in another process) sends them a second time meanwhile. If
+# that process dies before sending, the worker sends them when the lease runs out.
+DIRECT_LEASE = timedelta(seconds=20)
 
 
 def encode(reply: Reply, address: Address | None = None, reply_to: str = "") -> dict[str, Any]:
@@ -142,6 +146,8 @@ class Outbox:
         self._sent: set[int] = set()  # rows this process sent lately (a round may have loaded them before)
         self._sent_order: deque[int] = deque()
         self._lock = asyncio.Lock()
+        self._marks: list[dict[str, Any]] = []  # "sent" marks of answers, written together (group commit)
+        self._marking = asyncio.Lock()
 
     def wake(self) -> None:
         self._wake.set()
@@ -149,17 +155,35 @@ class Outbox:
     async def deliver(self, rows: Sequence[OutboxMessage]) -> None:
         """Send these just-queued rows now (answers to a user), without waiting for the worker's next round.
 
-        They take the answers' lane: ahead of any broadcast being drained. The rows come from the caller's
-        memory (no re-read); their "sent" marks are written together."""
+        They take the answers' lane, ahead of any broadcast being drained. The rows come from the caller's memory
+        (no re-read), queued under DIRECT_LEASE; their "sent" marks are written together with those of the answers
+        sent meanwhile (one statement for many conversations)."""
         marks: list[dict[str, Any]] = []
-        for row in rows:
+        for i, row in enumerate(rows):
             if await self._send_answer(row, marks) is False:
-                self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time
+                self._retry_in.pop(row.id, None)  # the worker takes it from here, at its due time…
+                rest = [r.id for r in rows[i + 1:]]
+                if rest:  # …and the answers after it right behind it, not at the end of their lease
+                    await self._mark_many(rest, due_at=self.clock.now())
                 self.wake()
                 break
-        if marks:
-            async with self.sessions() as session, session.begin():
-                await session.execute(update(OutboxMessage), marks)
+        await self._record_sent(marks)
+
+    async def _record_sent(self, marks: list[dict[str, Any]]) -> None:
+        """Write these marks, and those other answers added while the previous write was under way: under a burst
+        one transaction marks the answers of many conversations."""
+        if not marks:
+            return
+        self._marks.extend(marks)
+        async with self._marking:
+            batch, self._marks = self._marks, []
+            if batch:  # empty when the write before this one took our marks along
+                async with self.sessions() as session, session.begin():
+                    await session.execute(update(OutboxMessage), batch)
+
+    async def _mark_many(self, ids: list[int], **values: Any) -> None:
+        async with self.sessions() as session, session.begin():
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(**values))
 
     async def _send_answer(self, row: OutboxMessage, marks: list[dict[str, Any]],
                            throttled_retries: int = 3) -> bool | None:

@@ -79,6 +79,9 @@ class Command:
     topic: str = ""  # /aide groups commands by topic (i18n key), so a long list stays readable on a phone
     cancels: bool = False  # /annuler: leaving the flow is the point, no « saisie abandonnée » note
     feature: str = ""  # the router's name: /aide groups commands by feature
+    # Answered for an anonymous group admin too (Address.user_id == "": nobody to look up); the handler then runs
+    # with ctx.member None and must answer only what the whole group may see.
+    anonymous: bool = False
 
     def allows(self, role: str, *, is_group: bool) -> bool:
         return role in self.roles and (self.in_group if is_group else self.in_private)
@@ -102,10 +105,11 @@ class Router:
 
     def command(self, name: str, *, roles: Iterable[str] = MEMBERS, help_key: str = "", example_key: str = "",
                 in_private: bool = True, in_group: bool = False, aliases: Iterable[str] = (),
-                order: int = 100, topic: str = "", cancels: bool = False) -> Callable[[H], H]:
+                order: int = 100, topic: str = "", cancels: bool = False,
+                anonymous: bool = False) -> Callable[[H], H]:
         def register(handler: H) -> H:
             spec = Command(name, handler, tuple(roles), help_key, example_key, in_private, in_group,
-                           tuple(aliases), order, topic, cancels, self.name)
+                           tuple(aliases), order, topic, cancels, self.name, anonymous)
             for key in (name, *spec.aliases):
                 self.commands[key] = spec
             return handler
@@ -244,6 +248,8 @@ def _command(routes: Routes, ctx: Context, call: CommandCall) -> Route:
         suggestion = closest(call.name, allowed)
         key = "core.unknown_command_suggest" if suggestion else "core.unknown_command"
         return Route(say(t(key, command=call.name, suggestion=suggestion)), call)
+    if ctx.member is None and command.anonymous and group and command.in_group and not ctx.address.user_id:
+        return Route(command.handler, call)  # an anonymous group admin: the handler answers what the group may see
     if ctx.member is None and STRANGER not in command.roles:
         return Route(say(t("core.join_how")), call)
     if not command.allows(ctx.role, is_group=group):

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from storage.models import ROLES, Identity, Invitation, Member
 
@@ -25,7 +26,9 @@ def hash_code(code: str) -> str:
 
 
 async def find_member(session: AsyncSession, platform: str, user_id: str) -> Member | None:
-    query = (select(Member).join(Identity)
+    """The member behind a platform identity, with their territory and identities, in one statement (it runs for
+    every message: its identities came in a second query)."""
+    query = (select(Member).join(Identity).options(joinedload(Member.identities))
              .where(Identity.platform == platform, Identity.user_id == user_id, Member.erased_at.is_(None)))
     return (await session.execute(query)).unique().scalar_one_or_none()
 

@@ -508,8 +508,6 @@ async def test_anonymous_admins_are_told_why(tg: Harness) -> None:
     assert "administrateur anonyme" in told.plain_text and "/signalements" in told.plain_text
 
 
-@pytest.mark.xfail(strict=True, reason="core: a command with no person behind it (Address.user_id == '') must be "
-                                       "answered when it is /synthese in a linked group (lead's router)")
 @sqlite_only
 async def test_anonymous_admins_get_the_linked_groups_digest(tg: Harness) -> None:
     fake = tg.fake
@@ -518,6 +516,15 @@ async def test_anonymous_admins_get_the_linked_groups_digest(tg: Harness) -> Non
     await group.say_anonymously("/synthese")
     [digest] = await fake.wait_sent(group.chat_id, 1, WAIT)
     assert "Synthèse" in digest.plain_text
+
+
+@sqlite_only
+async def test_anonymous_admins_of_an_unlinked_group_are_told_to_link_it(tg: Harness) -> None:
+    fake = tg.fake
+    group = fake.group(-100_7160, "Coordination sans lien", "supergroup")
+    await group.say_anonymously("/synthese 35-fougeres")  # a territory named: still nothing but a linked digest
+    [told] = await fake.wait_sent(group.chat_id, 1, WAIT)
+    assert "lié à aucun territoire" in told.plain_text and "Synthèse" not in told.plain_text
 
 
 async def link(tg: Harness, chat_id: str, territory: str = "35-fougeres") -> int:

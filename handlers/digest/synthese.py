@@ -133,13 +133,19 @@ def parse_period(words: list[str], now: datetime, tz: ZoneInfo) -> Period:
 
 
 @router.command("synthese", roles=COORDINATORS, help_key="digest.help_synthese", example_key="digest.example",
-                in_group=True, order=30, aliases=("synthèse",))
+                in_group=True, order=30, aliases=("synthèse",), anonymous=True)
 async def on_demand(event: TextReceived, ctx: Context) -> Reply:
     _, rest = parse_command(event.text) or ("", "")
     words = rest.split()
     codes = {x.code for x in await all_territories(ctx.session)}
     code = words.pop() if words and words[-1] in codes else None
-    territory = await territory_for(ctx, code)
+    if ctx.member is None:  # an anonymous group admin: only what the group receives anyway, its linked digest
+        link = await group_of(ctx.session, ctx.address.platform, ctx.address.chat_id)
+        if link is None:
+            return Reply(t("digest.anonymous_unlinked"))
+        territory = await ctx.session.get(Territory, link.territory_id)
+    else:
+        territory = await territory_for(ctx, code)
     if territory is None:
         return Reply(t("digest.territory_refused", code=quoted(code or "")))
     tz = ZoneInfo(territory.timezone)

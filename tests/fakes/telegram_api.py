@@ -16,6 +16,7 @@ from collections.abc import Awaitable, Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 from aiohttp import ClientConnectionError, ClientSession, ClientTimeout, web
 
@@ -268,6 +269,10 @@ class FakeTelegram:
         self.commands: dict[str, list[dict[str, Any]]] = {}
         self.webhook: Webhook | None = None
         self.webhook_statuses: list[int] = []
+        # Load balancer in front of several processes (balance()): their base URLs, and which one got each update.
+        self.backends: list[str] = []
+        self.delivered_to: dict[int, int] = {}  # update_id -> index in backends
+        self._next_backend = 0
         self.faults: Faults | None = None
         self._limits: Limits | None = None
         self.counts: Counter[str] = Counter()
@@ -388,6 +393,12 @@ class FakeTelegram:
             self._start_webhook_delivery()
         return update
 
+    def balance(self, backends: list[str]) -> None:
+        """Act as the load balancer in front of several bot processes: the webhook's URL is the public one, and
+        each update goes (same path, same secret header) to the next of `backends` (base URLs such as
+        http://127.0.0.1:8443) in turn; one refusing the connection (a process killed) is skipped."""
+        self.backends = list(backends)
+
     async def push_webhook(self, update: dict[str, Any]) -> int:
         """POST `update` to the registered webhook with its secret header; returns the HTTP status."""
         if self.webhook is None:
@@ -400,32 +411,74 @@ class FakeTelegram:
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
         if self._session is None:
             self._session = ClientSession(timeout=ClientTimeout(total=10))
-        async with self._session.post(self.webhook.url, json=update, headers=headers) as response:
-            await response.read()
+        if self.backends:
+            status = await self._push_balanced(update, headers)
+        else:
+            async with self._session.post(self.webhook.url, json=update, headers=headers) as response:
+                await response.read()
+                status = response.status
         self.counts["webhook_push"] += 1
-        self.webhook_statuses.append(response.status)
-        return response.status
+        self.webhook_statuses.append(status)
+        return status
+
+    async def _push_balanced(self, update: dict[str, Any], headers: dict[str, str]) -> int:
+        assert self.webhook is not None and self._session is not None
+        path = urlsplit(self.webhook.url).path
+        for _ in range(len(self.backends)):
+            index = self._next_backend % len(self.backends)
+            self._next_backend += 1
+            try:
+                async with self._session.post(self.backends[index] + path, json=update, headers=headers) as response:
+                    await response.read()
+            except ClientConnectionError:
+                continue  # that process is gone: the next one takes the update
+            self.delivered_to[update["update_id"]] = index
+            return response.status
+        raise ClientConnectionError("no backend of the load balancer answers")
+
 
     def _start_webhook_delivery(self) -> None:
         if self._delivery is None or self._delivery.done():
             self._delivery = asyncio.get_running_loop().create_task(self._deliver_webhook())
 
     async def _deliver_webhook(self) -> None:
-        """Telegram's side of webhook mode: POST the queued updates in order, retrying while the bot's
-        server does not answer (PTB sets its webhook before listening); a non-2xx is recorded, not retried."""
+        """Telegram's side of webhook mode: POST the queued updates, up to the webhook's max_connections at once
+        and one chat's updates one after the other, in order; retrying while the bot's server does not answer (PTB
+        sets its webhook before listening); a non-2xx is recorded, not retried."""
         give_up = time.monotonic() + 10
-        while self._updates and self.webhook is not None and not self._closing:
-            try:
-                await self.push_webhook(self._updates[0])
-            except (ClientConnectionError, TimeoutError) as exc:
-                if time.monotonic() > give_up:  # kept queued: the next update or setWebhook tries again
-                    self.counts["webhook_unreachable"] += 1
-                    _LOG.warning("fake Telegram: webhook %s unreachable: %r", self.webhook.url, exc)
-                    return
+        running: dict[asyncio.Task[bool], Any] = {}  # each POST under way -> its chat
+        while (self._updates or running) and self.webhook is not None and not self._closing:
+            busy = set(running.values())
+            for update in list(self._updates):
+                if len(running) >= max(1, self.webhook.max_connections):
+                    break
+                chat = _chat_of(update)
+                if chat not in busy:
+                    self._updates.remove(update)
+                    busy.add(chat)
+                    running[asyncio.get_running_loop().create_task(self._push_queued(update))] = chat
+            done, _ = await asyncio.wait(running, timeout=0.02, return_when=asyncio.FIRST_COMPLETED)
+            failed = [task for task in done if not task.result()]
+            for task in done:
+                running.pop(task)
+            if not failed:
+                give_up = time.monotonic() + 10
+            elif time.monotonic() > give_up:  # kept queued: the next update or setWebhook tries again
+                self.counts["webhook_unreachable"] += 1
+                _LOG.warning("fake Telegram: webhook %s unreachable", self.webhook.url)
+                await asyncio.gather(*running, return_exceptions=True)
+                return
+            else:
                 await asyncio.sleep(0.01)
-                continue
-            self._updates.pop(0)
-            give_up = time.monotonic() + 10
+
+    async def _push_queued(self, update: dict[str, Any]) -> bool:
+        """POST one queued update; when the bot's server does not answer, put it back first in line (False)."""
+        try:
+            await self.push_webhook(update)
+        except (ClientConnectionError, TimeoutError):
+            self._updates.insert(0, update)
+            return False
+        return True
 
     def next_message_id(self, chat_id: int) -> int:
         self._last_message_id[chat_id] = self._last_message_id.get(chat_id, 0) + 1
@@ -897,6 +950,12 @@ async def _read_params(request: web.Request) -> dict[str, Any]:
         else:
             params[key] = value
     return params
+
+
+def _chat_of(update: dict[str, Any]) -> Any:
+    """The chat an update belongs to (Telegram delivers one chat's updates in order), else the update itself."""
+    content = update.get("message") or update.get("callback_query", {}).get("message") or {}
+    return content.get("chat", {}).get("id", ("update", update["update_id"]))
 
 
 def _flood_error(retry_after: int) -> ApiError:

@@ -23,6 +23,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Conflict, TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, TypeHandler
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.adapters.telegram.inbound import (
     AnonymousAdmin,
@@ -49,8 +50,18 @@ SCOPES = {"private": BotCommandScopeAllPrivateChats, "group": BotCommandScopeAll
 # Updates handled at once. Each conversation stays in order (the core's per-chat locks); this only lets
 # different people be answered side by side instead of one after the other.
 CONCURRENT_UPDATES = 64
-# A press is answered (the button stops spinning) when the core has decided, or after this many seconds.
-ANSWER_WITHIN = 5.0
+# A press is answered (the button stops spinning) when the core has decided — with its notice, « ✓ Présent » — or
+# after this many seconds with no text, the rest shown when the core has decided (the confirmation message, the
+# « ✓ » below the keyboard). The core decides in well under this time, except in a burst (a reminder to 1,000
+# members who all press at once), where a spinner left turning for seconds makes people press again.
+ANSWER_WITHIN = 0.5
+# Bot API calls in flight at once per process (HTTP connections): sends and edits; answers to presses.
+CALLS_AT_ONCE = 16
+ANSWERS_AT_ONCE = 32
+# More presses than this waiting for the core in this process: a burst (the core decides a few dozen a second).
+BURST_PRESSES = 16
+# Presses waiting for the core in tasks of their own, per process; beyond, they wait in PTB's queue.
+PRESSES_AT_ONCE = 2000
 # Polling answered 409 Conflict this recently: another process polls with the same token (PTB retries up to
 # every 30 s, so a conflict still going on shows again within this window).
 CONFLICT_MEMORY = 90.0
@@ -65,12 +76,36 @@ def api_urls(api_url: str) -> tuple[str, str]:
     return f"{root}/bot", f"{root}/file/bot"
 
 
+class GatedRequest(HTTPXRequest):
+    """PTB's HTTP client with a bounded number of calls in flight, answers to presses in a lane of their own.
+
+    httpx's pool walks every connection and every waiting request each time one is handed out: with hundreds of
+    calls at once (a burst of presses, each answered and confirmed) that walk is quadratic and a call took seconds,
+    or failed after PTB's 1 s pool timeout (a press never answered). Here calls wait their turn in order, and a
+    press's answer never waits behind confirmations and other messages."""
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=CALLS_AT_ONCE + ANSWERS_AT_ONCE, pool_timeout=None)
+        self._calls = asyncio.Semaphore(CALLS_AT_ONCE)
+        self._answers = asyncio.Semaphore(ANSWERS_AT_ONCE)
+
+    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
+                         read_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         write_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         connect_timeout: Any = BaseRequest.DEFAULT_NONE,
+                         pool_timeout: Any = BaseRequest.DEFAULT_NONE) -> tuple[int, bytes]:
+        lane = self._answers if url.endswith("/answerCallbackQuery") else self._calls
+        async with lane:
+            return await super().do_request(url, method, request_data, read_timeout, write_timeout,
+                                            connect_timeout, pool_timeout)
+
+
 def build_application(token: str, api_url: str = "",
                       concurrent_updates: int = CONCURRENT_UPDATES) -> Application[Any, Any, Any, Any, Any, Any]:
     # No rate limiter and no job queue: the outbox paces and retries sends, the scheduler runs jobs.
     base_url, file_url = api_urls(api_url or OFFICIAL_API)
     return (ApplicationBuilder().token(token).base_url(base_url).base_file_url(file_url).job_queue(None)
-            .concurrent_updates(concurrent_updates).build())
+            .request(GatedRequest()).concurrent_updates(concurrent_updates).build())
 
 
 def derived_secret(token: str, configured: str = "") -> str:
@@ -112,6 +147,7 @@ class TelegramTransport:
         self._conflict_at = -CONFLICT_MEMORY
         self._sender = Sender(self.application.bot)
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._presses: set[asyncio.Task[None]] = set()
 
     @classmethod
     def from_settings(cls, settings: Settings, *, commands: Commands | None = None) -> TelegramTransport:
@@ -153,6 +189,8 @@ class TelegramTransport:
                 "max_connections": CONCURRENT_UPDATES}
 
     async def stop(self) -> None:
+        if self._presses:  # presses received: let the core decide them (it answers them within seconds)
+            await asyncio.wait(set(self._presses), timeout=30)
         application = self.application
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
@@ -196,7 +234,10 @@ class TelegramTransport:
     async def _on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         assert self._sink is not None
         if update.callback_query is not None:
-            await self._on_press(update, update.callback_query)
+            if len(self._presses) < PRESSES_AT_ONCE:
+                self._press_aside(update, update.callback_query)
+            else:  # that many already waiting: this one holds its PTB slot (updates then queue in PTB)
+                await self._on_press(update, update.callback_query)
             return
         anonymous = anonymous_admin(update, self.username)
         if anonymous is not None:
@@ -237,6 +278,13 @@ class TelegramTransport:
             return event
         return replace(event, data=data, size=len(data)) if len(data) <= self.max_file_bytes else event
 
+    def _press_aside(self, update: Update, query: CallbackQuery) -> None:
+        """A press is handled in a task of its own, outside PTB's CONCURRENT_UPDATES slots: its answer clock starts
+        when it arrives, not when a thousand presses ahead of it are done (the core still takes them in turn)."""
+        task = asyncio.get_running_loop().create_task(self._on_press(update, query))
+        self._presses.add(task)
+        task.add_done_callback(self._presses.discard)
+
     async def _on_press(self, update: Update, query: CallbackQuery) -> None:
         """The core decides first; then the press is answered (the button stops spinning, with the core's notice
         when it refused) and, when accepted, the choice shown: « ✓ label » below the message, its keyboard
@@ -247,8 +295,10 @@ class TelegramTransport:
             await self._answer(query, None)
             return
         lasting = isinstance(event, ChoiceMade) and event.prompt_id in self.lasting_prompts
-        deciding = asyncio.ensure_future(self._sink(event))
-        done, _ = await asyncio.wait({deciding}, timeout=ANSWER_WITHIN)
+        deciding = asyncio.ensure_future(self._sink(event))  # queued for the core in the order presses arrive
+        # In a burst (more presses waiting than the core decides in ANSWER_WITHIN), the spinner stops at once.
+        within = 0.0 if len(self._presses) > BURST_PRESSES else ANSWER_WITHIN
+        done, _ = await asyncio.wait({deciding}, timeout=within)
         if not done:  # slow core: stop the spinner now, show the rest when it has decided
             await self._answer(query, None)
             receipt = await self._receipt(deciding)
