@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
-from bot.logs import setup_logging
 from bot.ops import commune, french_cli
 
-Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+if TYPE_CHECKING:
+    import asyncio
+
+    from bot.config import Settings
+
+# Imported lazily: `relais when`, `relais mask` and `relais commune` answer without the settings (pydantic),
+# SQLAlchemy or the application (≈ 0.8 s of imports), see bot/ops/quick.py.
+Command = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
+QUICK = ("when", "mask")
 
 
 MAX_DURATION = timedelta(days=3650)
@@ -112,8 +116,17 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "commune":  # quick: neither the application nor the database
         sys.exit(commune.run(args))
+    if args.command in QUICK:
+        from bot.ops import quick
+
+        sys.exit(getattr(quick, args.command)(args))
+    import asyncio
+
+    from bot.config import Settings
+    from bot.logs import setup_logging
+
     settings = Settings()
-    setup_logging(settings, quiet=args.command in {"console", "when", "mask"})
+    setup_logging(settings, quiet=args.command == "console")
     from bot.ops import cli
 
     handler: Command = getattr(cli, f"cmd_{args.command.replace('-', '_')}")
@@ -124,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def install_stop_signals(stop: asyncio.Event) -> None:
+    import asyncio
+    import signal
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
