@@ -11,11 +11,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from bench.table import machine
+
 # Each module exposes `async def run() -> list[dict]` with rows {"name","value","unit","floor","ratio","goal","ok"}.
 # `python -m bench partners startup` runs some of them and replaces only their rows in bench/results.json.
 MODULES = ("bench.partners", "bench.reports_scale", "bench.reminders", "bench.startup", "bench.telegram",
            "bench.multiprocess", "bench.matrix_latency")
 RESULTS = Path(__file__).parent / "results.json"
+MACHINE = Path(__file__).parent / "machine.json"  # what ran them (python -m bench.table shows it with the table)
 
 
 async def collect(names: list[str]) -> list[dict[str, Any]]:
@@ -63,6 +66,7 @@ def main() -> None:
     rows = asyncio.run(collect(names))
     print(table(rows))
     RESULTS.write_text(json.dumps(merged(rows, names), indent=2, ensure_ascii=False) + "\n")
+    MACHINE.write_text(json.dumps(machine(), indent=2, ensure_ascii=False) + "\n")
     judged = [r for r in rows if r["ok"] is not None]
     print(f"\n{RESULTS} written ({sum(bool(r['ok']) for r in judged)}/{len(judged)} goals met).")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -40,17 +40,25 @@ def neutralised(value: object) -> object:
     return value
 
 
-class CsvSheet:
-    """CSV text with every field quoted and every cell neutralised."""
+async def csv_stream(pages: AsyncIterator[Sequence[Any]], delimiter: str) -> AsyncIterator[str]:
+    """CSV text with every field quoted and every cell neutralised, one chunk per page of export rows
+    (storage.report_stats.export_pages): the BOM and the header first, then each page as soon as it is read, so
+    a million rows never sit in memory."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_ALL)
+    writer.writerow(CSV_FIELDS)
+    yield "\ufeff" + buffer.getvalue()
+    places, labels = communes(), {theme.id: theme.label for theme in themes().problems}
+    async for page in pages:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(_cells(row, places.get(row.commune_insee), labels) for row in page)
+        yield buffer.getvalue()
 
-    def __init__(self, delimiter: str) -> None:
-        self.buffer = io.StringIO()
-        self.writer = csv.DictWriter(self.buffer, fieldnames=CSV_FIELDS, delimiter=delimiter,
-                                     quoting=csv.QUOTE_ALL)
-        self.writer.writeheader()
 
-    def add(self, items: Iterable[dict[str, Any]]) -> None:
-        self.writer.writerows({k: neutralised(v) for k, v in item.items()} for item in items)
-
-    def text(self) -> str:
-        return "\ufeff" + self.buffer.getvalue()
+def _cells(row: Any, commune: Any, labels: dict[str, str]) -> list[object]:
+    """One export row as CSV_FIELDS cells: the values of as_item, neutralised."""
+    values = (row.reference, _stamp(row.created_at), row.territory, row.theme, labels.get(row.theme, row.theme),
+              row.commune_insee, commune.name if commune else "", row.departement, row.public, row.urgency,
+              row.status, _stamp(row.acknowledged_at), _stamp(row.resolved_at), row.description)
+    return [neutralised(value) for value in values]

