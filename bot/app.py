@@ -72,10 +72,13 @@ class App:
         self.scheduler = Scheduler(self.sessions, self.engine, self.routes.jobs, self.clock, settings,
                                    on_enqueued=self.outbox.wake)
 
-    async def prepare(self) -> None:
-        """Migrate the schema, then seed the demo network when the database is empty and seeding is on."""
+    async def prepare(self, *, load_communes: bool = True) -> None:
+        """Migrate the schema, then seed the demo network when the database is empty and seeding is on.
+
+        `relais run` passes load_communes=False: its warm_up() loads them once the bot answers."""
         await asyncio.to_thread(migrate, self.settings.database_url)
-        await asyncio.to_thread(communes)  # ~0.4 s once, here rather than in the first person's answer
+        if load_communes:  # ~0.4 s once, rather than in the first person's answer
+            await asyncio.to_thread(communes)
         if self.settings.demo_seed:
             async with self.sessions() as session, session.begin():
                 if await is_empty(session):
@@ -88,7 +91,7 @@ class App:
 
     async def warm_up(self) -> None:
         """What a first answer would otherwise wait for, loaded in the background once the bot answers (`relais
-        run` starts it beside serve): the partner directory's density grid, then the masking model (spaCy's
+        run` starts it beside serve): the communes, the partner directory's density grid, the masking model (spaCy's
         French pipeline, seconds and about +200 MB, in a thread). A failure is logged: the part then loads on
         first use, as before."""
         from handlers.reports.masking_words import lexicon
@@ -96,6 +99,7 @@ class App:
 
         started = time.perf_counter()
         try:
+            await asyncio.to_thread(communes)
             async with self.sessions() as session:
                 await density(session)
             await asyncio.to_thread(lexicon)

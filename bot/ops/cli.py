@@ -53,7 +53,7 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.__main__ import install_stop_signals
 
     app = App(settings, transports=transports)
-    await app.prepare()
+    await app.prepare(load_communes=False)
     stop = asyncio.Event()
     install_stop_signals(stop)
     warm = asyncio.create_task(app.warm_up(), name="warm-up")  # ready first, the masking model meanwhile
