@@ -290,15 +290,19 @@ async def density(session: AsyncSession) -> Density:
     cells: Counter[tuple[int, int]] = Counter()
     fine: Counter[tuple[int, int]] = Counter()
     services: Counter[str] = Counter()
-    rows = (await session.execute(select(Structure.lat, Structure.lon, Structure.services, Structure.insee))).all()
-    for lat, lon, packed, _ in rows:
-        if lat is not None and lon is not None:
-            cells[_cell(lat, lon)] += 1
-            fine[_fine_cell(lat, lon)] += 1
-        services.update(unpack(packed))
-    total = max(1, len(rows))
+    in_commune: Counter[str] = Counter()
+    query = select(Structure.lat, Structure.lon, Structure.services, Structure.insee).execution_options(
+        yield_per=5000)  # streamed: 100,000 rows never sit in memory at once
+    async for rows in (await session.stream(query)).partitions():
+        for lat, lon, packed, insee in rows:
+            if lat is not None and lon is not None:
+                cells[_cell(lat, lon)] += 1
+                fine[_fine_cell(lat, lon)] += 1
+            services.update(unpack(packed))
+            in_commune[insee] += 1
+    total = max(1, in_commune.total())
     known = _densities[key] = Density(dict(cells), {k: n / total for k, n in services.items()}, time.monotonic(),
-                                      dict(fine), dict(Counter(insee for *_, insee in rows)))
+                                      dict(fine), dict(in_commune))
     return known
 
 
