@@ -1,14 +1,13 @@
-"""Partner search at national scale: all communes, 20,000 structures, SQLite and PostgreSQL, against the floor."""
+"""Partner search at national scale: data·inclusion's 100,000 structures and 140,000 services (bench/national.py),
+SQLite and PostgreSQL, each side by side with the indexed lookup by commune and theme (the floor)."""
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import math
 import random
+import sys
 import tempfile
 import time
-import tracemalloc
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench import national
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.config import Settings
@@ -23,30 +23,20 @@ from bot.context import Context
 from bot.conversation import ConversationState
 from bot.events import Address
 from handlers.partners.query import understand
-from storage.communes import Commune, communes
 from storage.members import find_member
-from storage.structure_import import import_file
+from storage.structure_di import read_data_inclusion
+from storage.structure_import import upsert
+from storage.structure_rows import Parsed
 from storage.structures import OpenFilter, Search, find_partners, in_commune_floor
-from storage.themes import themes
 from tests.servers.postgres import start_postgres
 
-STRUCTURES = 20_000
+STRUCTURES, SERVICES = 100_000, 140_000  # data·inclusion's national export (see bench/national.py)
 QUERIES_PER_KIND = 150
 WARMUP = 60
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 GOAL_MS, GOAL_RATIO = 10.0, 3.0
-SEED = 20260310
-WORDS = {"demarches": "démarches", "outils": "ordinateur", "acces": "wifi", "emploi": "cv", "securite": "arnaque",
-         "parentalite": "parentalité", "loisirs": "fablab", "comprendre": "réseaux sociaux",
-         "materiel": "reconditionné"}
-# How often a place offers each service (the national map's proportions, roughly).
-SHARES = {"outils": 0.7, "demarches": 0.6, "acces": 0.5, "emploi": 0.25, "securite": 0.2, "loisirs": 0.2,
-          "comprendre": 0.2, "parentalite": 0.15, "materiel": 0.1}
-HOURS = ("Mo-Fr 09:00-12:00,14:00-17:00", "Tu-Sa 10:00-12:30,14:00-18:00", "Mo,Tu,Th 09:00-12:00",
-         "Mo-Fr 08:30-17:00; Sa 09:00-12:00", "We 14:00-18:00; Sa 10:00-12:00", "", "", "")
-KINDS = ("BIB", "CCAS", "RFS", "ASSO", "MUNI", "EPN", "ML", "TIERS_LIEUX", "CSC")
-COLUMNS = ("id", "pivot", "nom", "commune", "code_postal", "code_insee", "adresse", "latitude", "longitude",
-           "typologie", "telephone", "horaires", "date_maj", "services")
+# The themes a data·inclusion export maps to (storage/structure_di.py), each with a word a referent would type.
+WORDS = {"demarches": "démarches", "outils": "ordinateur", "acces": "wifi", "materiel": "reconditionné"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,31 +47,6 @@ class Query:
     lon: float = 0.0
     insee: str = ""  # for the floor: the commune the query is about
     theme: str = "outils"
-
-
-def located() -> list[Commune]:
-    return [c for c in communes() if c.lat is not None and c.lon is not None and math.isfinite(c.lat + c.lon)]
-
-
-def weighted(rng: random.Random, places: list[Commune], k: int) -> list[Commune]:
-    """Communes drawn like people live: by population (a little flattened, so villages have places too)."""
-    return rng.choices(places, weights=[(c.population or 50) ** 0.85 for c in places], k=k)
-
-
-def generate(path: Path, rng: random.Random) -> None:
-    """A LMN v1 file of STRUCTURES places spread like the population, a few services each."""
-    labels = {theme.id: theme.label for theme in themes().services}
-    with path.open("w", newline="", encoding="utf-8") as out:
-        writer = csv.writer(out)
-        writer.writerow(COLUMNS)
-        for n, commune in enumerate(weighted(rng, located(), STRUCTURES)):
-            services = [labels[s] for s, share in SHARES.items() if rng.random() < share] or [labels["outils"]]
-            assert commune.lat is not None and commune.lon is not None
-            writer.writerow([f"b{n}", "00000000000000", f"Lieu {n}", commune.name, commune.postal_codes[0]
-                             if commune.postal_codes else "", commune.insee, f"{n % 90 + 1} rue de la Paix",
-                             round(commune.lat + rng.gauss(0, 0.01), 5), round(commune.lon + rng.gauss(0, 0.014), 5),
-                             rng.choice(KINDS), f"02 99 00 {n % 100:02d} {n // 100 % 100:02d}", rng.choice(HOURS),
-                             "2025-09-01", "|".join(services)])
 
 
 def typo(rng: random.Random, name: str) -> str:
@@ -99,7 +64,7 @@ def typo(rng: random.Random, name: str) -> str:
 
 def queries(rng: random.Random) -> list[Query]:
     """The mixed set: service + commune name, + mistyped name, + postal code, and shared positions."""
-    picks = weighted(rng, located(), QUERIES_PER_KIND * 4)
+    picks = [national.commune_like_people(rng) for _ in range(QUERIES_PER_KIND * 4)]
     theme_ids = list(WORDS)
     found: list[Query] = []
     for i, commune in enumerate(picks):
@@ -158,35 +123,18 @@ async def latencies(app: App, mixed: list[Query]) -> dict[str, list[float]]:
     return out
 
 
-async def measure(url: str, path: Path, mixed: list[Query]) -> tuple[float, float, dict[str, list[float]]]:
-    """(import rows/s, re-import rows/s, latencies) on one database."""
+async def measure(url: str, parsed: Parsed, mixed: list[Query]) -> tuple[float, dict[str, list[float]]]:
+    """(import rows/s, latencies) on one database."""
     settings = Settings(database_url=url, _env_file=None)  # type: ignore[call-arg]
     app = App(settings, clock=FrozenClock(NOW))
     await app.prepare()
     try:
-        rates = []
-        for _ in range(2):  # the first import adds every row, the second finds them all unchanged
-            async with app.sessions() as session, session.begin():
-                report = await import_file(session, path, NOW)
-            rates.append(report.total / report.seconds)
-        return rates[0], rates[1], await latencies(app, mixed)
-    finally:
-        await app.close()
-
-
-async def import_memory(path: Path, directory: Path) -> float:
-    """Peak Python memory (MB) while importing the file into a fresh SQLite database."""
-    settings = Settings(database_url=f"sqlite:///{directory / 'memory.db'}", demo_seed=False,
-                        _env_file=None)  # type: ignore[call-arg]
-    app = App(settings, clock=FrozenClock(NOW))
-    await app.prepare()
-    tracemalloc.start()
-    try:
+        started = time.perf_counter()
         async with app.sessions() as session, session.begin():
-            await import_file(session, path, NOW)
-        return tracemalloc.get_traced_memory()[1] / 1e6
+            report = await upsert(session, "bench", parsed, NOW)
+        rate = report.total / (time.perf_counter() - started)
+        return rate, await latencies(app, mixed)
     finally:
-        tracemalloc.stop()
         await app.close()
 
 
@@ -205,34 +153,35 @@ def latency_rows(backend: str, found: dict[str, list[float]]) -> list[dict[str, 
     return rows
 
 
-def throughput_rows(backend: str, first: float, again: float) -> list[dict[str, Any]]:
-    return [{"name": f"structures import ({backend})", "value": round(first), "unit": "rows/s", "floor": None,
-             "ratio": None, "goal": "", "ok": None},
-            {"name": f"structures re-import, unchanged ({backend})", "value": round(again), "unit": "rows/s",
-             "floor": None, "ratio": None, "goal": "", "ok": None}]
+def throughput_rows(backend: str, rate: float) -> list[dict[str, Any]]:
+    return [{"name": f"structures import, {STRUCTURES:,} data·inclusion structures ({backend})", "value": round(rate),
+             "unit": "rows/s", "floor": None, "ratio": None, "goal": "", "ok": None}]
 
 
 async def run() -> list[dict[str, Any]]:
     """Every figure of this benchmark as rows {name, value, unit, floor, ratio, goal, ok}."""
-    rng = random.Random(SEED)
-    rows: list[dict[str, Any]] = []
+    started = time.perf_counter()
+    export = national.data_inclusion(STRUCTURES, SERVICES)
+    generated = time.perf_counter()
+    parsed = read_data_inclusion(export)
+    read = time.perf_counter()
+    print(f"  {STRUCTURES:,} structures and {SERVICES:,} services generated in {generated - started:.1f} s, "
+          f"validated in {read - generated:.1f} s", file=sys.stderr)
+    mixed = queries(random.Random(national.SEED))
+    rows: list[dict[str, Any]] = [
+        {"name": f"data·inclusion export read and validated ({STRUCTURES + SERVICES:,} items)",
+         "value": round((STRUCTURES + SERVICES) / (read - generated)), "unit": "items/s", "floor": None,
+         "ratio": None, "goal": "", "ok": None}]
     with tempfile.TemporaryDirectory(prefix="relais-bench-partners-") as tmp:
-        directory = Path(tmp)
-        path = directory / "structures.csv"
-        generate(path, rng)
-        mixed = queries(rng)
         server = await asyncio.to_thread(start_postgres)
         try:
-            backends = (("SQLite", f"sqlite:///{directory / 'bench.db'}"),
+            backends = (("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}"),
                         ("PostgreSQL", server.create_database("relais_bench_partners")))
             for backend, url in backends:
-                first, again, found = await measure(url, path, mixed)
-                rows += latency_rows(backend, found) + throughput_rows(backend, first, again)
+                rate, found = await measure(url, parsed, mixed)
+                rows += latency_rows(backend, found) + throughput_rows(backend, rate)
         finally:
             server.stop()
-        peak = await import_memory(path, directory)
-    rows.append({"name": f"structures import peak memory ({STRUCTURES} rows)", "value": round(peak, 1),
-                 "unit": "MB", "floor": None, "ratio": None, "goal": "", "ok": None})
     return rows
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import random
 import statistics
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import psycopg
 
+from bench import national
 from bot.api import create_api
 from bot.app import App
 from bot.clock import FrozenClock
@@ -27,7 +28,6 @@ from tests.servers.postgres import start_postgres
 
 REPORTS = 1_000_000
 NOW = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
-THEMES = ("demarche", "equipement", "connexion", "formation", "securite", "accessibilite", "lieu", "coordination")
 BARE_STATS = """
 select theme, to_char(timezone('UTC', created_at), 'IYYY-"W"IW') as week, count(*) from report
 where territory_id = any(%(ids)s) and status <> 'withdrawn' group by 1, 2 order by 1, 2
@@ -50,18 +50,13 @@ BARE_DIGEST = (  # the digest's figures, hand-written: the floor
 
 
 def fill(dsn: str, territory_id: int, member_id: int) -> None:
-    """COPY a million reports spread over two years, a third of them urgent, most already handled."""
-    rng = random.Random(7)
+    """COPY a million reports (bench/national.py: two years, communes drawn like the population, most handled)."""
     columns = ("reference, author_id, territory_id, theme, commune_insee, departement, description, public, urgency, "
                "status, masked, created_at, updated_at, submit_key")
     with psycopg.connect(dsn) as conn, conn.cursor() as cur:
         with cur.copy(f"COPY report ({columns}) FROM STDIN") as copy:
-            for i in range(REPORTS):
-                at = NOW - timedelta(minutes=rng.randrange(60 * 24 * 730))
-                status = rng.choices(("new", "acknowledged", "resolved"), (1, 3, 16))[0]
-                copy.write_row((f"S-B-{i:07d}", member_id, territory_id, rng.choice(THEMES), "35243", "35",
-                                "Démarche en ligne bloquée", "seniors", rng.choice(("low", "normal", "urgent")),
-                                status, "[]", at, at, f"bench-{i}"))
+            for values in national.reports(REPORTS, NOW, territory_id, member_id):
+                copy.write_row(values)
         cur.execute("analyze report")
 
 
@@ -98,6 +93,7 @@ async def _measure(url: str, server: Any) -> list[dict[str, Any]]:
     await asyncio.to_thread(fill, url.replace("postgresql+psycopg", "postgresql"), territory.id, 2)
     print(f"  {REPORTS:,} reports copied in {time.perf_counter() - started:.0f} s")
     rows = await _api_vs_sql(app, token, ids, url) + await _digest_vs_sql(app, ids, url)
+    rows += await _csv_vs_copy(app, token, ids, url)
     await app.close()
     return rows
 
@@ -148,3 +144,87 @@ def row(name: str, value: float, floor: float, goal: float) -> dict[str, Any]:
     return {"name": name, "value": round(value, 2), "unit": "ms (median)", "floor": round(floor, 2),
             "ratio": round(ratio, 2) if ratio else None, "goal": f"ratio <= {goal}",
             "ok": ratio is not None and ratio <= goal}
+
+
+BARE_EXPORT = """
+COPY (select r.reference, r.created_at, t.code, r.theme, r.theme, r.commune_insee, r.commune_insee, r.departement,
+      r.public, r.urgency, r.status, r.acknowledged_at, r.resolved_at, r.description
+      from report r join territory t on t.id = r.territory_id
+      where r.territory_id = any(%(ids)s) and r.status <> 'withdrawn' order by r.id)
+TO STDOUT (FORMAT csv, FORCE_QUOTE *)
+"""
+
+
+def rss_mb() -> float:
+    """This process's resident memory now (Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+async def _peak_while(action: Any) -> tuple[float, float, Any]:
+    """(seconds, peak RSS growth in MB, result) of an action, RSS sampled every 20 ms."""
+    base, peak, done = rss_mb(), [rss_mb()], asyncio.Event()
+
+    async def sample() -> None:
+        while not done.is_set():
+            peak.append(rss_mb())
+            await asyncio.sleep(0.02)
+
+    sampler = asyncio.create_task(sample())
+    started = time.perf_counter()
+    result = await action()
+    spent = time.perf_counter() - started
+    done.set()
+    await sampler
+    return spent, max(peak) - base, result
+
+
+async def _csv_vs_copy(app: App, token: str, ids: list[int], url: str) -> list[dict[str, Any]]:
+    """GET /api/v1/reports.csv through uvicorn on a local port (a real streamed HTTP response, read and dropped
+    chunk by chunk), against COPY … TO STDOUT of the same columns read the same way."""
+    from bot.api import serve
+    from tests.servers.process import free_port
+
+    port, stop = free_port(), asyncio.Event()
+    server = asyncio.create_task(serve(app, f"127.0.0.1:{port}", stop.wait()))
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=600,
+                                 headers={"Authorization": f"Bearer {token}"}) as client:
+        for _ in range(100):  # until uvicorn listens
+            try:
+                await client.get("/healthz")
+                break
+            except httpx.TransportError:
+                await asyncio.sleep(0.05)
+
+        async def export() -> tuple[int, int]:
+            size = lines = 0
+            async with client.stream("GET", "/api/v1/reports.csv") as response:
+                async for chunk in response.aiter_bytes():
+                    size, lines = size + len(chunk), lines + chunk.count(b"\n")
+            return size, lines
+
+        spent, grown, (size, lines) = await _peak_while(export)
+    stop.set()
+    await server
+
+    async def bare() -> int:
+        size = 0
+        dsn = url.replace("postgresql+psycopg", "postgresql")
+        async with await psycopg.AsyncConnection.connect(dsn) as conn, conn.cursor().copy(BARE_EXPORT,
+                                                                                           {"ids": ids}) as copy:
+            async for chunk in copy:
+                size += len(chunk)
+        return size
+
+    floor, copy_grown, copy_size = await _peak_while(bare)
+    print(f"  CSV export: {lines - 1:,} rows, {size / 1e6:.0f} MB in {spent:.1f} s, RSS +{grown:.0f} MB; "
+          f"COPY: {copy_size / 1e6:.0f} MB in {floor:.1f} s, RSS +{copy_grown:.0f} MB", file=sys.stderr)
+    speed = floor / spent
+    return [{"name": f"CSV export of {lines - 1:,} reports, streamed over HTTP (PostgreSQL)", "value": round(spent, 2),
+             "unit": "s", "floor": round(floor, 2), "ratio": round(spent / floor, 2),
+             "goal": "speed >= 50 % of COPY (ratio <= 2)", "ok": speed >= 0.5},
+            {"name": "CSV export: peak RSS growth while streaming", "value": round(grown, 1), "unit": "MB",
+             "floor": round(copy_grown, 1), "ratio": None, "goal": f"constant (< 100 MB for {size / 1e6:.0f} MB sent)",
+             "ok": grown < 100}]

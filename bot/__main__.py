@@ -3,17 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bot.config import Settings
-from bot.logs import setup_logging
 from bot.ops import commune, french_cli
 
-Command = Callable[[argparse.Namespace, Settings], Coroutine[Any, Any, int]]
+if TYPE_CHECKING:
+
+    from bot.config import Settings
+
+# Imported lazily: `relais when`, `relais mask` and `relais commune` answer without the settings (pydantic),
+# SQLAlchemy or the application (≈ 0.8 s of imports), see bot/ops/quick.py.
+Command = Callable[[argparse.Namespace, "Settings"], Coroutine[Any, Any, int]]
+QUICK = ("when", "mask")
 
 
 MAX_DURATION = timedelta(days=3650)
@@ -122,8 +126,17 @@ def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
     if args.command == "commune":  # quick: neither the application nor the database
         sys.exit(commune.run(args))
+    if args.command in QUICK:
+        from bot.ops import quick
+
+        sys.exit(getattr(quick, args.command)(args))
+    import asyncio
+
+    from bot.config import Settings
+    from bot.logs import setup_logging
+
     settings = Settings()
-    setup_logging(settings, quiet=args.command in {"console", "when", "mask"})
+    setup_logging(settings, quiet=args.command == "console")
     from bot.ops import cli
 
     handler: Command = getattr(cli, f"cmd_{args.command.replace('-', '_')}")

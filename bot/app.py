@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable, Sequence
 
 from bot.clock import Clock, SystemClock
@@ -72,10 +73,13 @@ class App:
         self.scheduler = Scheduler(self.sessions, self.engine, self.routes.jobs, self.clock, settings,
                                    on_enqueued=self.outbox.wake)
 
-    async def prepare(self) -> None:
-        """Migrate the schema, then seed the demo network when the database is empty and seeding is on."""
+    async def prepare(self, *, load_communes: bool = True) -> None:
+        """Migrate the schema, then seed the demo network when the database is empty and seeding is on.
+
+        `relais run` passes load_communes=False: its warm_up() loads them once the bot answers."""
         await asyncio.to_thread(migrate, self.settings.database_url)
-        await asyncio.to_thread(communes)  # ~0.4 s once, here rather than in the first person's answer
+        if load_communes:  # ~0.4 s once, rather than in the first person's answer
+            await asyncio.to_thread(communes)
         if self.settings.demo_seed:
             async with self.sessions() as session, session.begin():
                 if await is_empty(session):
@@ -85,6 +89,25 @@ class App:
                         await seed_demo_structures(session, self.clock.now())
                         await seed_demo_meetings(session, self.clock.now())
                     log.info("demo network seeded")
+
+    async def warm_up(self) -> None:
+        """What a first answer would otherwise wait for, loaded in the background once the bot answers (`relais
+        run` starts it beside serve): the communes, the partner directory's density grid, the masking model (spaCy's
+        French pipeline, seconds and about +200 MB, in a thread). A failure is logged: the part then loads on
+        first use, as before."""
+        from handlers.reports.masking_words import lexicon
+        from storage.structures import density
+
+        started = time.perf_counter()
+        try:
+            await asyncio.to_thread(communes)
+            async with self.sessions() as session:
+                await density(session)
+            await asyncio.to_thread(lexicon)
+        except Exception:
+            log.exception("warm-up failed: the masking model loads on first use")
+            return
+        log.info("warm-up done in %.1f s (directory, masking model)", time.perf_counter() - started)
 
     async def serve(self, stop: asyncio.Event) -> None:
         """Run every transport, the outbox worker and the API until `stop` is set, then shut down cleanly."""

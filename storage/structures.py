@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -41,6 +41,8 @@ MIN_KM = 1.0
 FIRST_KM = 20.0  # the first bounding box when nothing is known of the density around
 MAX_KM = 250.0  # beyond this, "nothing nearby"
 CELL_DEG = 0.2  # density grid: about 22 km
+FINE_DEG = 0.01  # fine density grid: about 1.1 km (north-south)
+FINE_RINGS = 12  # rings of fine cells tried before the coarse grid sizes the box (about 14 km)
 DENSITY_SECONDS = 600.0  # how long a density grid is trusted (it only sizes the first box, never decides results)
 SLACK = 8  # extra rows fetched so that the exact (haversine) order can differ from the SQL estimate
 OVERSEAS_ZONES = {"971": "America/Guadeloupe", "972": "America/Martinique", "973": "America/Cayenne",
@@ -195,9 +197,10 @@ class Page:
 async def find_partners(session: AsyncSession, search: Search, *, offset: int = 0, limit: int = 5) -> Page:
     """Structures of the commune first, then by distance; the box grows until the page (and one more) fits."""
     needed = offset + limit + 1
-    radius = (await density(session)).radius(search, needed) if search.lat is not None else MAX_KM
+    grid = await density(session) if search.lat is not None else None
+    radius = grid.radius(search, needed) if grid is not None else MAX_KM
     while True:
-        hits = await _within(session, search, radius, needed)
+        hits = await _within(session, search, radius, needed, grid)
         if len(hits) >= needed or radius >= MAX_KM or search.lat is None:
             return Page(tuple(hits[offset:offset + limit]), len(hits) > offset + limit, offset)
         # Jump to the radius the density seen so far suggests, rather than one small step at a time.
@@ -206,23 +209,52 @@ async def find_partners(session: AsyncSession, search: Search, *, offset: int = 
 
 @dataclass(frozen=True, slots=True)
 class Density:
-    """Structures per grid cell and the share of each service: sizes the first box so that one query fills
-    a page, in Paris (a few hundred metres) as in the countryside (tens of kilometres)."""
+    """Structures per grid cell (coarse, about 22 km, and fine, about 1.1 km), per commune, and the share of
+    each service: sizes the first box so that one query fills a page, in Paris (a few hundred metres) as in the
+    countryside (tens of kilometres). Only an estimate: results never depend on it, only the number of queries
+    and the rows each reads."""
 
     cells: dict[tuple[int, int], int]
     shares: dict[str, float]
     loaded_at: float
+    fine: dict[tuple[int, int], int] = field(default_factory=dict)
+    communes: dict[str, int] = field(default_factory=dict)
+
+    def expected(self, search: Search) -> float:
+        """The share of structures that pass the search's theme, hours and tags filters."""
+        share = self.shares.get(search.theme, 0.0) if search.theme else 1.0
+        return share / (3 if search.when else 1) / 4 ** len(search.tags)
 
     def radius(self, search: Search, needed: int) -> float:
         assert search.lat is not None and search.lon is not None
+        per_structure = self.expected(search)
+        if per_structure <= 0:
+            return FIRST_KM
+        fine = self._fine_radius(search.lat, search.lon, 2 * needed / per_structure)
+        if fine is not None:
+            return fine
         row, col = _cell(search.lat, search.lon)
         around = sum(self.cells.get((row + i, col + j), 0) for i in (-1, 0, 1) for j in (-1, 0, 1))
         area = 9 * (CELL_DEG * KM_PER_DEGREE) ** 2 * max(0.05, math.cos(math.radians(search.lat)))
-        share = self.shares.get(search.theme, 0.0) if search.theme else 1.0
-        per_km2 = around / area * share / (3 if search.when else 1) / 4 ** len(search.tags)
+        per_km2 = around / area * per_structure
         if per_km2 <= 0:
             return FIRST_KM
         return min(MAX_KM, max(MIN_KM, math.sqrt(2 * needed / (math.pi * per_km2))))
+
+    def _fine_radius(self, lat: float, lon: float, wanted: float) -> float | None:
+        """Rings of fine cells around the point until they hold `wanted` structures: the radius that covers
+        them (None past FINE_RINGS rings: the coarse grid sizes sparse areas)."""
+        row, col = _fine_cell(lat, lon)
+        found = 0
+        for ring in range(FINE_RINGS + 1):
+            found += sum(self.fine.get(cell, 0) for cell in _ring(row, col, ring))
+            if found >= wanted:
+                return max(MIN_KM, (ring + 1) * FINE_DEG * KM_PER_DEGREE)
+        return None
+
+    def commune_fills(self, search: Search, needed: int) -> bool:
+        """Whether the commune is likely to fill the page on its own (then its far rows need not be read)."""
+        return search.insee is not None and self.communes.get(search.insee, 0) * self.expected(search) >= 4 * needed
 
 
 _densities: dict[str, Density] = {}  # per database, rebuilt after DENSITY_SECONDS
@@ -232,6 +264,23 @@ def _cell(lat: float, lon: float) -> tuple[int, int]:
     return math.floor(lat / CELL_DEG), math.floor(lon / CELL_DEG)
 
 
+def _ring(row: int, col: int, ring: int) -> Iterator[tuple[int, int]]:
+    """The cells at Chebyshev distance `ring` from (row, col)."""
+    if ring == 0:
+        yield row, col
+        return
+    for j in range(-ring, ring + 1):
+        yield row - ring, col + j
+        yield row + ring, col + j
+    for i in range(-ring + 1, ring):
+        yield row + i, col - ring
+        yield row + i, col + ring
+
+
+def _fine_cell(lat: float, lon: float) -> tuple[int, int]:
+    return math.floor(lat / FINE_DEG), math.floor(lon / FINE_DEG)
+
+
 async def density(session: AsyncSession) -> Density:
     """The density grid of this database, read at most every DENSITY_SECONDS (a stale one only costs a query)."""
     key = str(session.get_bind().engine.url)
@@ -239,23 +288,44 @@ async def density(session: AsyncSession) -> Density:
     if known is not None and time.monotonic() - known.loaded_at < DENSITY_SECONDS:
         return known
     cells: Counter[tuple[int, int]] = Counter()
+    fine: Counter[tuple[int, int]] = Counter()
     services: Counter[str] = Counter()
-    rows = (await session.execute(select(Structure.lat, Structure.lon, Structure.services))).all()
-    for lat, lon, packed in rows:
-        if lat is not None and lon is not None:
-            cells[_cell(lat, lon)] += 1
-        services.update(unpack(packed))
-    total = max(1, len(rows))
-    known = _densities[key] = Density(dict(cells), {k: n / total for k, n in services.items()}, time.monotonic())
+    in_commune: Counter[str] = Counter()
+    query = select(Structure.lat, Structure.lon, Structure.services, Structure.insee).execution_options(
+        yield_per=5000)  # streamed: 100,000 rows never sit in memory at once
+    async for rows in (await session.stream(query)).partitions():
+        for lat, lon, packed, insee in rows:
+            if lat is not None and lon is not None:
+                cells[_cell(lat, lon)] += 1
+                fine[_fine_cell(lat, lon)] += 1
+            services.update(unpack(packed))
+            in_commune[insee] += 1
+    total = max(1, in_commune.total())
+    known = _densities[key] = Density(dict(cells), {k: n / total for k, n in services.items()}, time.monotonic(),
+                                      dict(fine), dict(in_commune))
     return known
 
 
-async def _within(session: AsyncSession, search: Search, radius: float, needed: int) -> list[Hit]:
-    """Ranked hits within the radius; fetches more rows while the opening-hours filter leaves too few."""
+async def _within(session: AsyncSession, search: Search, radius: float, needed: int,
+                  grid: Density | None = None) -> list[Hit]:
+    """Ranked hits within the radius; fetches more rows while the opening-hours filter leaves too few.
+
+    In a big commune (Paris, Lyon…) the box alone is read first: when its own structures within the radius fill
+    the page, they are exactly the first ones the commune-or-box query would give (any commune structure farther
+    away ranks after them), without reading and sorting the thousands of others."""
+    if grid is not None and search.lat is not None and grid.commune_fills(search, needed):
+        hits = await _fetched(session, search, radius, needed, commune=False)
+        near = [hit for hit in hits if hit.in_commune and hit.distance_km is not None and hit.distance_km <= radius]
+        if len(near) >= needed:
+            return hits
+    return await _fetched(session, search, radius, needed, commune=search.insee is not None)
+
+
+async def _fetched(session: AsyncSession, search: Search, radius: float, needed: int, *,
+                   commune: bool) -> list[Hit]:
     fetch = (needed + SLACK) * (4 if search.when else 1)
     while True:
-        statement = _statement(search.insee is not None, search.lat is not None, search.theme is not None,
-                               len(search.tags))
+        statement = _statement(commune, search.lat is not None, search.theme is not None, len(search.tags))
         rows = list((await session.execute(statement, _parameters(search, radius, fetch))).scalars())
         hits = _rank(search, [row for row in rows if passes(row, search.when)], radius)
         if len(hits) >= needed or len(rows) < fetch:
@@ -266,10 +336,12 @@ async def _within(session: AsyncSession, search: Search, radius: float, needed: 
 @lru_cache(maxsize=64)
 def _statement(commune: bool, box: bool, theme: bool, tags: int = 0) -> Select[Any]:
     """The commune's rows and the box's, nearest first by a flat-earth estimate (same SQL on both databases);
-    built once per shape, values bound at each call."""
+    built once per shape, values bound at each call. Without `commune`, the box alone (its rows of the commune
+    still first)."""
     lat, lon = bindparam("lat", type_=Float), bindparam("lon", type_=Float)
-    where: Any = Structure.insee == bindparam("insee")
-    order: list[Any] = [case((Structure.insee == bindparam("insee"), 0), else_=1)] if commune else []
+    in_commune = Structure.insee == bindparam("insee")
+    where: Any = in_commune
+    order: list[Any] = [case((in_commune, 0), else_=1)] if commune or box else []
     if box:
         inside = and_(Structure.lat.between(bindparam("lat_min", type_=Float), bindparam("lat_max", type_=Float)),
                       Structure.lon.between(bindparam("lon_min", type_=Float), bindparam("lon_max", type_=Float)))

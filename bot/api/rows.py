@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
+from functools import cache
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from storage.communes import communes
+from storage.report_stats import ApiFilter, copy_csv_lines, unescape_copy_text
 from storage.reports import Report
 from storage.themes import themes
 
@@ -40,17 +44,57 @@ def neutralised(value: object) -> object:
     return value
 
 
-class CsvSheet:
-    """CSV text with every field quoted and every cell neutralised."""
+COPY_CHUNK = 256 * 1024
 
-    def __init__(self, delimiter: str) -> None:
-        self.buffer = io.StringIO()
-        self.writer = csv.DictWriter(self.buffer, fieldnames=CSV_FIELDS, delimiter=delimiter,
-                                     quoting=csv.QUOTE_ALL)
-        self.writer.writeheader()
 
-    def add(self, items: Iterable[dict[str, Any]]) -> None:
-        self.writer.writerows({k: neutralised(v) for k, v in item.items()} for item in items)
+async def csv_copy_stream(sessions: async_sessionmaker[AsyncSession], f: ApiFilter,
+                          delimiter: str) -> AsyncIterator[bytes]:
+    """PostgreSQL: the same bytes as csv_stream, the lines made by the server (COPY), sent by 256 KB chunks."""
+    yield _header(delimiter).encode()
+    labels = {theme.id: theme.label for theme in themes().problems}
+    async with sessions() as session:
+        lines = copy_csv_lines(session, f, delimiter, FORMULA_STARTS, labels, _commune_names())
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in lines:
+            chunks.append(chunk)
+            size += len(chunk)
+            if size >= COPY_CHUNK:
+                yield unescape_copy_text(b"".join(chunks))
+                chunks, size = [], 0
+        if chunks:
+            yield unescape_copy_text(b"".join(chunks))
 
-    def text(self) -> str:
-        return "\ufeff" + self.buffer.getvalue()
+
+@cache
+def _commune_names() -> dict[str, str]:
+    return {commune.insee: commune.name for commune in communes()}
+
+
+def _header(delimiter: str) -> str:
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_ALL).writerow(CSV_FIELDS)
+    return "\ufeff" + buffer.getvalue()
+
+
+async def csv_stream(pages: AsyncIterator[Sequence[Any]], delimiter: str) -> AsyncIterator[str]:
+    """CSV text with every field quoted and every cell neutralised, one chunk per page of export rows
+    (storage.report_stats.export_pages): the BOM and the header first, then each page as soon as it is read, so
+    a million rows never sit in memory."""
+    yield _header(delimiter)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, quoting=csv.QUOTE_ALL)
+    places, labels = communes(), {theme.id: theme.label for theme in themes().problems}
+    async for page in pages:
+        buffer.seek(0)
+        buffer.truncate()
+        writer.writerows(_cells(row, places.get(row.commune_insee), labels) for row in page)
+        yield buffer.getvalue()
+
+
+def _cells(row: Any, commune: Any, labels: dict[str, str]) -> list[object]:
+    """One export row as CSV_FIELDS cells: the values of as_item, neutralised."""
+    values = (row.reference, _stamp(row.created_at), row.territory, row.theme, labels.get(row.theme, row.theme),
+              row.commune_insee, commune.name if commune else "", row.departement, row.public, row.urgency,
+              row.status, _stamp(row.acknowledged_at), _stamp(row.resolved_at), row.description)
+    return [neutralised(value) for value in values]

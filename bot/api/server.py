@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from prometheus_client import generate_latest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -15,11 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.api import docs, errors
 from bot.api.errors import error
 from bot.api.params import commune, day, decode_cursor, encode_cursor, moment, plain_parameters
-from bot.api.rows import CsvSheet, as_item
+from bot.api.rows import as_item, csv_copy_stream, csv_stream
 from bot.api.secrecy import table
 from storage.coop_export import coordination_rows, to_csv, to_xlsx
 from storage.models import OutboxMessage
-from storage.report_stats import GROUPS, ApiFilter, grouped_counts, list_reports
+from storage.report_stats import GROUPS, ApiFilter, export_pages, grouped_counts, list_reports
 from storage.reports import STATUSES, URGENCIES, Report
 from storage.territories import by_code, subtree_ids
 from storage.themes import themes
@@ -111,13 +111,14 @@ def create_api(app: "App", *, small_cell_threshold: int = 3) -> FastAPI:
 
     @api.get("/api/v1/reports.csv", summary="Signalements (CSV UTF-8 avec BOM) — portée reports",
              response_class=PlainTextResponse)
-    async def reports_csv(s: Session, f: Rows, sep: Annotated[str, Query(pattern="^[,;]$")] = ",") -> Response:
-        sheet, after = CsvSheet(sep), 0
-        while rows := await list_reports(s, f, after_id=after, limit=1000):
-            sheet.add(as_item(report, code) for report, code in rows)
-            after = rows[-1][0].id
-        return Response(sheet.text(), media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="signalements.csv"'})
+    async def reports_csv(f: Rows, sep: Annotated[str, Query(pattern="^[,;]$")] = ",") -> Response:
+        # Streamed from its own session: constant memory, whatever the number of reports. PostgreSQL writes the
+        # lines itself (COPY, the same bytes): a million rows in seconds rather than a minute.
+        body = (csv_copy_stream(app.sessions, f, sep) if app.engine.dialect.name == "postgresql"
+                else csv_stream(export_pages(app.sessions, f), sep))
+        return StreamingResponse(body,
+                                 media_type="text/csv; charset=utf-8",
+                                 headers={"Content-Disposition": 'attachment; filename="signalements.csv"'})
 
     @api.get("/api/v1/stats", summary="Comptes groupés, petites cases masquées — portée stats")
     async def stats(s: Session, f: Annotated[ApiFilter, Depends(stats_filter)],

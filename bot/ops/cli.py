@@ -58,12 +58,14 @@ async def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
         print("Aucune messagerie configurée (RELAIS_TELEGRAM_TOKEN, RELAIS_MATRIX_*) : seuls l'API et les "
               "tâches planifiées tournent.", file=sys.stderr)
     app = App(settings, transports=transports)
-    await app.prepare()
+    await app.prepare(load_communes=False)
     stop = asyncio.Event()
     install_stop_signals(stop)
+    warm = asyncio.create_task(app.warm_up(), name="warm-up")  # ready first, the masking model meanwhile
     try:
         await app.serve(stop)
     finally:
+        warm.cancel()
         await app.close()
     return 0
 
@@ -205,21 +207,15 @@ async def deep_link(settings: Settings, code: str) -> str:
 
 
 async def cmd_when(args: argparse.Namespace, settings: Settings) -> int:
-    from handlers.dates.french import when_command
+    from bot.ops import quick
 
-    code, line = when_command(args.text, args.now, args.tz)
-    print(line, file=sys.stdout if code == 0 else sys.stderr)
-    return code
+    return quick.when(args)
 
 
 async def cmd_mask(args: argparse.Namespace, settings: Settings) -> int:
-    """The text exactly as a description would be stored, then on stderr what was masked."""
-    from handlers.reports.masking import mask
+    from bot.ops import quick
 
-    masked = mask(args.text, current_year=datetime.now().astimezone().year)
-    print(masked.text)
-    print(f"Masqué : {masked.summary()}." if masked.kinds else "Rien à masquer.", file=sys.stderr)
-    return 0
+    return quick.mask(args)
 
 
 async def cmd_token(args: argparse.Namespace, settings: Settings) -> int:

@@ -8,8 +8,6 @@ import re
 import textwrap
 from urllib.parse import quote_plus
 
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 from unidecode import unidecode
 
 from bot.events import Attachment
@@ -53,6 +51,9 @@ def sheet_text(structure: Structure) -> str:
 
 def sheet_png(structure: Structure) -> bytes:
     """The same card drawn as a picture (matplotlib, no window system): phone width, height as needed."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg  # loaded on first card, not at every start
+    from matplotlib.figure import Figure
+
     rows: list[tuple[str, float, str]] = [(t("partners.sheet_title").strip("*"), 11, "bold")]
     rows += [(part, 14, "bold") for part in textwrap.wrap(structure.name, WRAP - 8)]
     for label, value in lines(structure):

