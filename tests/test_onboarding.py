@@ -81,7 +81,7 @@ async def test_codes_are_stored_hashed(app: App) -> None:
 async def test_help_lists_what_the_role_may_do(app: App, transport: FakeTransport, member_chat: Chat) -> None:
     help_text = (await member_chat.say("/aide"))[0].text
     assert "/moi" in help_text and "/nom" in help_text and "/annuler" in help_text
-    assert "Exemple" in help_text
+    assert "Exemple" not in help_text and "/aide signaler" in help_text  # examples: /aide COMMANDE
 
 
 async def test_a_member_is_not_welcomed_twice(app: App, transport: FakeTransport, member_chat: Chat) -> None:

@@ -468,7 +468,7 @@ async def test_outside_a_flow_a_photo_gets_an_answer(tg: Harness) -> None:
     await tg.join(user)
     before = fake.sent_count(user.chat_id)
     await user.send_photo(PNG)
-    assert "Je ne lis pas les photos" in (await tg.answer(user, before, "photos")).plain_text
+    assert "tapez /signaler puis envoyez-la" in (await tg.answer(user, before, "joindre une photo")).plain_text
 
 
 async def test_groups_topics_mentions_and_questions_awaiting_a_reply(fake: FakeTelegram) -> None:

@@ -23,7 +23,11 @@ class ConsoleTransport:
         """The console has no menu: /aide lists the commands."""
 
     def __init__(self, user_id: str = "admin", *, stdin: TextIO | None = None, stdout: TextIO | None = None,
-                 files_dir: Path = Path("data/exports"), display_name: str = "Vous (console)") -> None:
+                 files_dir: Path = Path("data/exports"), display_name: str = "Vous (console)",
+                 everyone: bool = False) -> None:
+        # everyone: print what is for every console member (`relais reminders`, a support view); otherwise only
+        # this person's messages (the demo has several console members, one at a time at the keyboard).
+        self.everyone = everyone
         self.stdin, self.stdout = stdin or sys.stdin, stdout or sys.stdout
         self.address = Address("console", user_id, user_id, False, display_name)
         self.files_dir = files_dir
@@ -56,7 +60,7 @@ class ConsoleTransport:
         return True
 
     async def send(self, delivery: Delivery) -> str:
-        if delivery.address.chat_id != self.address.chat_id:
+        if not self.everyone and delivery.address.chat_id != self.address.chat_id:
             return ""  # another demo member's message (« relais console --as … »): not this person's screen
         reply = delivery.reply
         text = render(reply.text, bold=self._strong, italic=str, link=lambda label, url: f"{label} ({url})",

@@ -335,7 +335,8 @@ async def cmd_reminders(args: argparse.Namespace, settings: Settings) -> int:
     if now is None or now.utcoffset() is None:
         print(t("meetings.cli_bad_now", now=args.now), file=sys.stderr)
         return 2
-    console = ConsoleTransport("reminders", stdin=io.StringIO(), files_dir=settings.data_path / "exports")
+    console = ConsoleTransport("reminders", stdin=io.StringIO(), files_dir=settings.data_path / "exports",
+                               everyone=True)
     app = App(settings, clock=FrozenClock(now), transports=[console])
     await app.prepare()
     try:

@@ -71,7 +71,7 @@ def meeting_recurrence(meeting: Meeting) -> str:
 def offset_label(code: str) -> str:
     """A reminder's code as people say it: « 1 jour », or the J-3 nudge to those who have not answered."""
     if code.startswith("nudge"):
-        return t("meetings.nudge_label", n=code.removeprefix("nudge"))
+        return t("meetings.nudge_label", n="".join(ch for ch in code if ch.isdigit()))
     return offsets_text((code,))
 
 
