@@ -221,7 +221,7 @@ class MatrixPerson:
     async def say(self, text: str, room_id: str = "") -> None:
         await send_text(self.client, room_id or self.room_id, text, keys_timeout=MATRIX_WAIT)
 
-    async def hears(self, needle: str, room_id: str = "") -> RoomMessage:
+    async def hears(self, needle: str, room_id: str = "", timeout: float = 0) -> RoomMessage:
         """The bot's next message in the room containing `needle` (earlier ones it skips are read too)."""
         room = room_id or self.room_id
         found: list[RoomMessage] = []
@@ -235,7 +235,7 @@ class MatrixPerson:
                     return True
             return False
 
-        await sync_until(self.client, arrived, MATRIX_WAIT, what=f"a reply with {needle!r}")
+        await sync_until(self.client, arrived, timeout or MATRIX_WAIT, what=f"a reply with {needle!r}")
         return found[0]
 
     async def ask(self, text: str, needle: str, room_id: str = "") -> RoomMessage:

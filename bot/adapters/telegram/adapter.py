@@ -54,7 +54,7 @@ CONCURRENT_UPDATES = 64
 # after this many seconds with no text, the rest shown when the core has decided (the confirmation message, the
 # « ✓ » below the keyboard). The core decides in well under this time, except in a burst (a reminder to 1,000
 # members who all press at once), where a spinner left turning for seconds makes people press again.
-ANSWER_WITHIN = 0.5
+ANSWER_WITHIN = 2.0  # a burst is recognised by the presses waiting (BURST_PRESSES): stopped at once then
 # Bot API calls in flight at once per process (HTTP connections): sends and edits; answers to presses.
 CALLS_AT_ONCE = 16
 ANSWERS_AT_ONCE = 32
