@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Set
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.app import App
+from bot.context import Context
 from bot.events import Address, ChoiceMade, Delivery, Event, FileReceived, LocationShared, Reply, TextReceived
+from bot.form import Field, Form, Parsed, question
 from bot.ratelimit import Limits
+from bot.router import COORDINATORS, CommandCall, Router
 from bot.transport import Commands, EventSink, Receipt, TransportError
 
 
@@ -96,3 +100,29 @@ class Chat:
     async def text(self, message: str) -> str:
         """Everything the bot answered to `message`, as one string (for simple assertions)."""
         return "\n".join(r.text for r in await self.say(message))
+
+
+def note_router(notes: list[str]) -> Router:
+    """A group flow like the coordinator's « Un mot pour le référent ? » (a test-only form; sent notes go to
+    `notes`), for the engine and contract tests."""
+    router = Router("group_note")
+
+    async def read(text: str, _ctx: Context) -> Parsed:
+        return Parsed.ok(text)
+
+    async def summary(_ctx: Context, data: dict[str, Any]) -> str:
+        return f"Note : {data['note']}"
+
+    async def submit(_ctx: Context, data: dict[str, Any], _key: str) -> list[Reply]:
+        notes.append(data["note"])
+        return [Reply("Note envoyée.")]
+
+    form = Form("note", (Field("note", "La note", question("Un mot pour le référent ?"), read=read),),
+                summary=summary, submit=submit)
+    form.register(router)
+
+    @router.command("mot", roles=COORDINATORS, in_group=True)
+    async def start(_call: CommandCall, ctx: Context) -> list[Reply]:
+        return await form.start(ctx)
+
+    return router

@@ -12,16 +12,12 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import pytest
 
 from bot.app import App, feature_routers
 from bot.config import Settings
-from bot.context import Context
-from bot.events import Reply
-from bot.form import Field, Form, Parsed, question
-from bot.router import COORDINATORS, CommandCall, Router
 from tests.adapters import (
     ConsoleStage,
     MatrixBot,
@@ -30,6 +26,7 @@ from tests.adapters import (
     TelegramSpeaker,
     TelegramStage,
 )
+from tests.chat import note_router
 from tests.fakes.telegram_api import FakeTelegram
 from tests.servers.synapse import SynapseServer
 
@@ -44,32 +41,7 @@ STALE = "Ce choix n'est plus d'actualité."
 NOTES: list[str] = []
 
 
-def note_router() -> Router:
-    """Like the coordinator's « Un mot pour le référent ? » on a report, without needing a report first."""
-    router = Router("contract_note")
-
-    async def read(text: str, _ctx: Context) -> Parsed:
-        return Parsed.ok(text)
-
-    async def summary(_ctx: Context, data: dict[str, Any]) -> str:
-        return f"Note : {data['note']}"
-
-    async def submit(_ctx: Context, data: dict[str, Any], _key: str) -> list[Reply]:
-        NOTES.append(data["note"])
-        return [Reply("Note envoyée.")]
-
-    form = Form("note", (Field("note", "La note", question("Un mot pour le référent ?"), read=read),),
-                summary=summary, submit=submit)
-    form.register(router)
-
-    @router.command("mot", roles=COORDINATORS, in_group=True)
-    async def start(_call: CommandCall, ctx: Context) -> list[Reply]:
-        return await form.start(ctx)
-
-    return router
-
-
-ROUTERS = [*feature_routers(), note_router()]
+ROUTERS = [*feature_routers(), note_router(NOTES)]
 
 
 # --- the three platforms ----------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ colleagues chat, commands in the middle of a form (issue « one conversation eng
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -12,12 +11,9 @@ from sqlalchemy import select
 from bot.app import App, feature_routers
 from bot.clock import FrozenClock
 from bot.config import Settings
-from bot.context import Context
 from bot.events import Reply
-from bot.form import Field, Form, Parsed, question
-from bot.router import COORDINATORS, CommandCall, Router
 from storage.reports import Report
-from tests.chat import Chat, FakeTransport
+from tests.chat import Chat, FakeTransport, note_router
 from tests.conftest import joined
 
 
@@ -149,36 +145,9 @@ async def test_the_meeting_date_example_is_a_real_date_from_today(app: App, tran
 
 # --- groups ---------------------------------------------------------------------------------------------------
 
-def _note_router() -> Router:
-    """A group flow like the coordinator's « Un mot pour le référent ? »."""
-    router = Router("group_note")
-    saved: list[str] = []
-
-    async def read(text: str, _ctx: Context) -> Parsed:
-        return Parsed.ok(text)
-
-    async def summary(_ctx: Context, data: dict[str, Any]) -> str:
-        return f"Note : {data['note']}"
-
-    async def submit(_ctx: Context, data: dict[str, Any], _key: str) -> list[Reply]:
-        saved.append(data["note"])
-        return [Reply("Note envoyée.")]
-
-    form = Form("note", (Field("note", "La note", question("Un mot pour le référent ?"), read=read),),
-                summary=summary, submit=submit)
-    form.register(router)
-
-    @router.command("mot", roles=COORDINATORS, in_group=True)
-    async def start(_call: CommandCall, ctx: Context) -> list[Reply]:
-        return await form.start(ctx)
-
-    router.saved = saved  # type: ignore[attr-defined]
-    return router
-
-
 @pytest.fixture
 async def group_app(settings: Settings, clock: FrozenClock, transport: FakeTransport) -> AsyncIterator[App]:
-    app = App(settings, clock=clock, transports=[transport], routers=[*feature_routers(), _note_router()])
+    app = App(settings, clock=clock, transports=[transport], routers=[*feature_routers(), note_router([])])
     await app.prepare()
     yield app
     await app.close()
