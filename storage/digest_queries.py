@@ -11,7 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Member
-from storage.reports import Report
+from storage.reports import Report, ReportFilter
 
 OPEN = ("new", "acknowledged")
 
@@ -41,8 +41,7 @@ class DigestFigures:
 async def _counts(session: AsyncSession, territory_ids: Sequence[int], period: Period, column: Any,
                   limit: int | None = None) -> list[tuple[str, int]]:
     count = func.count(Report.id)
-    query = (select(column, count).where(Report.territory_id.in_(territory_ids), Report.status != "withdrawn",
-                                         Report.created_at >= period.start, Report.created_at < period.end)
+    query = (ReportFilter(territory_ids, since=period.start, until=period.end).where(select(column, count))
              .group_by(column).order_by(count.desc(), column).limit(limit))
     return [(str(value), int(n)) for value, n in (await session.execute(query)).all()]
 
@@ -51,19 +50,17 @@ async def _totals(session: AsyncSession, territory_ids: Sequence[int], period: P
     """Reports in the period and in the one before, in a single scan."""
     previous = period.previous
     in_current = case((Report.created_at >= period.start, 1), else_=0)
-    query = select(func.count(Report.id), func.sum(in_current)).where(
-        Report.territory_id.in_(territory_ids), Report.status != "withdrawn",
-        Report.created_at >= previous.start, Report.created_at < period.end)
+    query = ReportFilter(territory_ids, since=previous.start, until=period.end).where(
+        select(func.count(Report.id), func.sum(in_current)))
     both, current = (await session.execute(query)).one()
     return int(current or 0), int(both or 0) - int(current or 0)
 
 
 async def _open_references(session: AsyncSession, territory_ids: Sequence[int], *, urgent: bool,
                            limit: int) -> list[tuple[str, datetime]]:
-    query = select(Report.reference, Report.created_at).where(Report.territory_id.in_(territory_ids))
-    query = (query.where(Report.status.in_(OPEN), Report.urgency == "urgent") if urgent
-             else query.where(Report.status == "new"))
-    query = query.order_by(Report.created_at, Report.id).limit(limit)
+    f = (ReportFilter(territory_ids, OPEN, urgency="urgent") if urgent
+         else ReportFilter(territory_ids, ("new",)))
+    query = f.where(select(Report.reference, Report.created_at)).order_by(Report.created_at, Report.id).limit(limit)
     return [(ref, at) for ref, at in (await session.execute(query)).all()]
 
 
@@ -72,10 +69,8 @@ async def _weekly(session: AsyncSession, territory_ids: Sequence[int], end: date
     """Counts per theme per 7-day slice ending at `end`, in one scan (slice bounds computed here, portable SQL)."""
     starts = [end - timedelta(weeks=weeks - i) for i in range(weeks)]
     slice_of = case(*[(Report.created_at >= start, i) for i, start in reversed(list(enumerate(starts)))])
-    query = (select(slice_of, Report.theme, func.count(Report.id))
-             .where(Report.territory_id.in_(territory_ids), Report.status != "withdrawn",
-                    Report.created_at >= starts[0], Report.created_at < end)
-             .group_by(slice_of, Report.theme))
+    query = (ReportFilter(territory_ids, since=starts[0], until=end)
+             .where(select(slice_of, Report.theme, func.count(Report.id))).group_by(slice_of, Report.theme))
     return [(starts[int(i)], str(theme), int(n)) for i, theme, n in (await session.execute(query)).all()]
 
 

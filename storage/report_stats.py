@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -24,40 +22,15 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.models import Territory
-from storage.reports import Report
+from storage.reports import Report, ReportFilter
 
 GROUPS = ("theme", "commune", "departement", "territory", "week", "month", "status", "urgency")
 
 
-@dataclass(frozen=True, slots=True)
-class ApiFilter:
-    territory_ids: Sequence[int]
-    since: datetime | None = None
-    until: datetime | None = None
-    theme: str | None = None
-    commune: str | None = None
-    status: str | None = None
-    urgency: str | None = None
-
-
-def _filtered(query: Any, f: ApiFilter) -> Any:  # any Select over report
-    query = query.where(Report.territory_id.in_(f.territory_ids), Report.status != "withdrawn")
-    if f.since is not None:
-        query = query.where(Report.created_at >= f.since)
-    if f.until is not None:
-        query = query.where(Report.created_at < f.until)
-    equal = {Report.theme: f.theme, Report.commune_insee: f.commune, Report.status: f.status,
-             Report.urgency: f.urgency}
-    for column, value in equal.items():
-        if value is not None:
-            query = query.where(column == value)
-    return query
-
-
-async def list_reports(session: AsyncSession, f: ApiFilter, *, after_id: int = 0,
+async def list_reports(session: AsyncSession, f: ReportFilter, *, after_id: int = 0,
                        limit: int = 100) -> list[tuple[Report, str]]:
     """Reports in id order after the cursor, each with its territory code (never its author)."""
-    query = (_filtered(select(Report, Territory.code).join(Territory, Territory.id == Report.territory_id), f)
+    query = (f.where(select(Report, Territory.code).join(Territory, Territory.id == Report.territory_id))
              .where(Report.id > after_id).order_by(Report.id).limit(limit))
     return [(report, code) for report, code in (await session.execute(query)).all()]
 
@@ -69,11 +42,11 @@ EXPORT_COLUMNS = (Report.id, Report.reference, Report.created_at, Territory.code
                   Report.acknowledged_at, Report.resolved_at, Report.description)
 
 
-async def export_pages(sessions: async_sessionmaker[AsyncSession], f: ApiFilter,
+async def export_pages(sessions: async_sessionmaker[AsyncSession], f: ReportFilter,
                        page: int = EXPORT_PAGE) -> AsyncIterator[Sequence[Row[Any]]]:
     """Every report of the filter in id order, page after page (keyset on id: memory stays that of one page),
     each row with its territory code and never its author."""
-    query = _filtered(select(*EXPORT_COLUMNS).join(Territory, Territory.id == Report.territory_id), f)
+    query = f.where(select(*EXPORT_COLUMNS).join(Territory, Territory.id == Report.territory_id))
     after = 0
     async with sessions() as session:
         while rows := (await session.execute(query.where(Report.id > after).order_by(Report.id)
@@ -98,7 +71,7 @@ def _iso(moment: Any) -> Any:
     return func.to_char(utc, 'YYYY-MM-DD"T"HH24:MI:SS') + micro + literal("+00:00")
 
 
-async def copy_csv_lines(session: AsyncSession, f: ApiFilter, delimiter: str, formula_starts: Sequence[str],
+async def copy_csv_lines(session: AsyncSession, f: ReportFilter, delimiter: str, formula_starts: Sequence[str],
                          labels: dict[str, str], names: dict[str, str]) -> AsyncIterator[bytes]:
     """PostgreSQL only: the CSV lines of every report of the filter, in id order, each ending with CR LF, made
     by the server and read through COPY (the same bytes as bot.api.rows.csv_stream, ten times faster).
@@ -119,9 +92,9 @@ async def copy_csv_lines(session: AsyncSession, f: ApiFilter, delimiter: str, fo
              _text(Report.description, formula_starts)]
     line = func.concat_ws(delimiter, *cells) + literal("\r")
     insee = func.upper(func.trim(Report.commune_insee))  # as communes().get reads it
-    query = _filtered(select(line).select_from(Report).join(Territory, Territory.id == Report.territory_id)
-                      .outerjoin(theme, theme.c.id == Report.theme).outerjoin(commune, commune.c.insee == insee),
-                      f).order_by(Report.id)
+    query = f.where(select(line).select_from(Report).join(Territory, Territory.id == Report.territory_id)
+                    .outerjoin(theme, theme.c.id == Report.theme).outerjoin(commune, commune.c.insee == insee)
+                    ).order_by(Report.id)
     compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"render_postcompile": True})
     connection = await (await session.connection()).get_raw_connection()
     cursor = connection.driver_connection.cursor()  # type: ignore[union-attr]
@@ -180,12 +153,12 @@ def group_column(name: str, dialect: str) -> ColumnElement[Any]:
     return columns[name]
 
 
-async def grouped_counts(session: AsyncSession, f: ApiFilter, groups: Sequence[str]) -> list[tuple[Any, ...]]:
+async def grouped_counts(session: AsyncSession, f: ReportFilter, groups: Sequence[str]) -> list[tuple[Any, ...]]:
     """(value per group..., count) rows, in group order."""
     dialect = session.get_bind().dialect.name
     columns = [group_column(g, dialect).label(g) for g in groups]
     query = select(*columns, func.count(Report.id))
     if "territory" in groups:
         query = query.join(Territory, Territory.id == Report.territory_id)
-    query = _filtered(query, f).group_by(*columns).order_by(*columns)
+    query = f.where(query).group_by(*columns).order_by(*columns)
     return [tuple(row) for row in (await session.execute(query)).all()]

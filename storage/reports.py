@@ -102,36 +102,42 @@ async def of_author(session: AsyncSession, author_id: int, limit: int = 10) -> l
 
 @dataclass(frozen=True, slots=True)
 class ReportFilter:
+    """The one way to select reports (follow-up lists, the API, its CSV and counts, the digest). Withdrawn reports
+    are left out unless their status is asked for by name."""
+
     territory_ids: Sequence[int] | None = None  # None: every territory (admins)
-    statuses: Sequence[str] = ("new", "acknowledged")
+    statuses: Sequence[str] = ()  # (): every status but withdrawn
+    since: datetime | None = None  # created at or after
+    until: datetime | None = None  # created before
     theme: str | None = None
     commune_insee: str | None = None
     urgency: str | None = None
 
-
-def _where(query: Any, f: ReportFilter) -> Any:
-    if f.territory_ids is not None:
-        query = query.where(Report.territory_id.in_(f.territory_ids))
-    if f.statuses:
-        query = query.where(Report.status.in_(f.statuses))
-    if f.theme:
-        query = query.where(Report.theme == f.theme)
-    if f.commune_insee:
-        query = query.where(Report.commune_insee == f.commune_insee)
-    if f.urgency:
-        query = query.where(Report.urgency == f.urgency)
-    return query
+    def where(self, query: Any) -> Any:
+        """`query` (any Select over report) narrowed to the reports this filter selects."""
+        if self.territory_ids is not None:
+            query = query.where(Report.territory_id.in_(self.territory_ids))
+        query = query.where(Report.status.in_(self.statuses) if self.statuses else Report.status != "withdrawn")
+        if self.since is not None:
+            query = query.where(Report.created_at >= self.since)
+        if self.until is not None:
+            query = query.where(Report.created_at < self.until)
+        equal = {Report.theme: self.theme, Report.commune_insee: self.commune_insee, Report.urgency: self.urgency}
+        for column, value in equal.items():
+            if value is not None:
+                query = query.where(column == value)
+        return query
 
 
 async def find_reports(session: AsyncSession, f: ReportFilter, *, offset: int = 0, limit: int = 5) -> list[Report]:
     """Urgent first, then the oldest waiting: what a coordinator should look at first."""
     urgent_first = (Report.urgency == "urgent").desc()
-    query = _where(select(Report), f).order_by(urgent_first, Report.created_at, Report.id)
+    query = f.where(select(Report)).order_by(urgent_first, Report.created_at, Report.id)
     return list((await session.execute(query.offset(offset).limit(limit))).scalars())
 
 
 async def count_reports(session: AsyncSession, f: ReportFilter) -> int:
-    return int((await session.execute(_where(select(func.count(Report.id)), f))).scalar_one())
+    return int((await session.execute(f.where(select(func.count(Report.id))))).scalar_one())
 
 
 async def set_status(session: AsyncSession, report: Report, status: str, *, now: datetime, by: int | None,

@@ -11,8 +11,8 @@ from sqlalchemy import update
 from bot.api import create_api
 from bot.api.rows import csv_stream
 from bot.app import App
-from storage.report_stats import ApiFilter, export_pages
-from storage.reports import NewReport, Report, create_report
+from storage.report_stats import export_pages
+from storage.reports import NewReport, Report, ReportFilter, create_report
 from storage.territories import by_code, subtree_ids
 from storage.tokens import create_token
 
@@ -47,7 +47,7 @@ async def test_the_export_is_the_same_bytes_on_every_database(app: App) -> None:
                                  headers={"Authorization": f"Bearer {token}"}) as client:
         for sep in (",", ";"):
             served = (await client.get("/api/v1/reports.csv", params={"sep": sep})).content
-            portable = "".join([chunk async for chunk in csv_stream(export_pages(app.sessions, ApiFilter(ids)),
+            portable = "".join([chunk async for chunk in csv_stream(export_pages(app.sessions, ReportFilter(ids)),
                                                                     sep)]).encode()
             assert served.decode().splitlines() == portable.decode().splitlines()
             assert served == portable

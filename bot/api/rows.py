@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from storage.communes import communes
-from storage.report_stats import ApiFilter, copy_csv_lines, unescape_copy_text
-from storage.reports import Report
+from storage.report_stats import copy_csv_lines, unescape_copy_text
+from storage.reports import Report, ReportFilter
 from storage.themes import themes
 
 CSV_FIELDS = ("reference", "created_at", "territory", "theme", "theme_label", "commune_insee", "commune",
@@ -47,7 +47,7 @@ def neutralised(value: object) -> object:
 COPY_CHUNK = 256 * 1024
 
 
-async def csv_copy_stream(sessions: async_sessionmaker[AsyncSession], f: ApiFilter,
+async def csv_copy_stream(sessions: async_sessionmaker[AsyncSession], f: ReportFilter,
                           delimiter: str) -> AsyncIterator[bytes]:
     """PostgreSQL: the same bytes as csv_stream, the lines made by the server (COPY), sent by 256 KB chunks."""
     yield _header(delimiter).encode()

@@ -19,8 +19,8 @@ from bot.api.rows import as_item, csv_copy_stream, csv_stream
 from bot.api.secrecy import table
 from storage.coop_export import coordination_rows, to_csv, to_xlsx
 from storage.models import OutboxMessage
-from storage.report_stats import GROUPS, ApiFilter, export_pages, grouped_counts, list_reports
-from storage.reports import STATUSES, URGENCIES, Report
+from storage.report_stats import GROUPS, export_pages, grouped_counts, list_reports
+from storage.reports import STATUSES, URGENCIES, Report, ReportFilter
 from storage.territories import by_code, subtree_ids
 from storage.themes import themes
 from storage.tokens import ApiToken, find_valid
@@ -84,22 +84,22 @@ def create_api(app: "App", *, small_cell_threshold: int = 3) -> FastAPI:
     async def row_filter(s: Session, tok: Annotated[ApiToken, Depends(token_with("reports"))],
                          since: str | None = None, until: str | None = None, territory: str | None = None,
                          theme: str | None = None, commune_: Annotated[str | None, Query(alias="commune")] = None,
-                         status: str | None = None, urgency: str | None = None) -> ApiFilter:
+                         status: str | None = None, urgency: str | None = None) -> ReportFilter:
         checked(theme, status, urgency)
-        return ApiFilter(await scope(s, tok, territory), moment(since, "since"), moment(until, "until"), theme,
-                         commune(commune_), status, urgency)
+        return ReportFilter(await scope(s, tok, territory), (status,) if status else (), moment(since, "since"),
+                            moment(until, "until"), theme, commune(commune_), urgency)
 
     async def stats_filter(s: Session, tok: Annotated[ApiToken, Depends(token_with("stats", "reports"))],
                            since: Annotated[str | None, Query(description="premier jour, AAAA-MM-JJ")] = None,
                            until: Annotated[str | None, Query(description="jour exclu, AAAA-MM-JJ")] = None,
                            territory: str | None = None, theme: str | None = None,
                            commune_: Annotated[str | None, Query(alias="commune")] = None,
-                           status: str | None = None, urgency: str | None = None) -> ApiFilter:
+                           status: str | None = None, urgency: str | None = None) -> ReportFilter:
         checked(theme, status, urgency)
-        return ApiFilter(await scope(s, tok, territory), day(since, "since"), day(until, "until"), theme,
-                         commune(commune_), status, urgency)
+        return ReportFilter(await scope(s, tok, territory), (status,) if status else (), day(since, "since"),
+                            day(until, "until"), theme, commune(commune_), urgency)
 
-    Rows = Annotated[ApiFilter, Depends(row_filter)]
+    Rows = Annotated[ReportFilter, Depends(row_filter)]
 
     @api.get("/api/v1/reports", summary="Signalements (JSON, pagination par curseur) — portée reports")
     async def reports(s: Session, f: Rows, cursor: str | None = None,
@@ -121,7 +121,7 @@ def create_api(app: "App", *, small_cell_threshold: int = 3) -> FastAPI:
                                  headers={"Content-Disposition": 'attachment; filename="signalements.csv"'})
 
     @api.get("/api/v1/stats", summary="Comptes groupés, petites cases masquées — portée stats")
-    async def stats(s: Session, f: Annotated[ApiFilter, Depends(stats_filter)],
+    async def stats(s: Session, f: Annotated[ReportFilter, Depends(stats_filter)],
                     group_by: str = "theme") -> dict[str, Any]:
         groups = [g.strip() for g in group_by.split(",") if g.strip()]
         if not groups or any(g not in GROUPS for g in groups) or len(set(groups)) != len(groups):
