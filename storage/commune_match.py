@@ -79,8 +79,8 @@ def _departements() -> frozenset[str]:
 def _word_prefixes() -> dict[str, tuple[str, ...]]:
     """INSEE codes by the leading words of their name key (« saint aubin » -> Saint-Aubin-du-Cormier…)."""
     found: dict[str, list[str]] = {}
-    for commune in communes():
-        words = name_key(commune.name).split()
+    for commune, full in communes().folded():
+        words = strip_article(full).split()
         for size in range(1, len(words)):
             found.setdefault(" ".join(words[:size]), []).append(commune.insee)
     return {key: tuple(codes) for key, codes in found.items()}
@@ -90,8 +90,7 @@ def _word_prefixes() -> dict[str, tuple[str, ...]]:
 def _choices() -> tuple[list[str], dict[str, tuple[str, ...]]]:
     """Fuzzy-match keys (name with and without article, squeezed too) and the INSEE codes of each."""
     keyed: dict[str, list[str]] = {}
-    for commune in communes():
-        full = fold(commune.name)
+    for commune, full in communes().folded():
         for key in {full, strip_article(full), full.replace(" ", ""), strip_article(full).replace(" ", "")}:
             keyed.setdefault(key, []).append(commune.insee)
     return list(keyed), {key: tuple(codes) for key, codes in keyed.items()}

@@ -244,6 +244,10 @@ class CommuneIndex:
     def __iter__(self) -> Iterator[Commune]:
         return iter(self._by_insee.values())
 
+    def folded(self) -> Iterator[tuple[Commune, str]]:
+        """Each commune with its folded name (lowercase, unaccented), in INSEE order."""
+        return ((commune, self._full[insee]) for insee, commune in self._by_insee.items())
+
     def extents(self) -> dict[str, Extent]:
         """Each département's robust extent, from its communes' positions."""
         points: dict[str, list[tuple[float, float]]] = defaultdict(list)

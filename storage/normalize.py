@@ -9,9 +9,23 @@ _SAINTS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
 _ARTICLES = ("le", "la", "les", "l", "aux", "las", "los")
 
 
+class _Transliteration(dict[int, str]):
+    """str.translate table from any character to its ASCII spelling, filled on first sight of each character: the
+    same result as unidecode(text), character by character, at the speed of str.translate (a whole commune list
+    folds in a fraction of the time)."""
+
+    def __missing__(self, code: int) -> str:
+        spelt = " " if code == ord("°") else unidecode(chr(code))
+        self[code] = spelt
+        return spelt
+
+
+_TO_ASCII = _Transliteration()
+
+
 def fold(text: str) -> str:
     """Lowercase, unaccented, punctuation-free, single-spaced text with « st »/« ste » spelt out."""
-    ascii_text = text if text.isascii() else unidecode(text.replace("°", " "))
+    ascii_text = text if text.isascii() else text.translate(_TO_ASCII)
     words = ascii_text.lower().translate(_TO_SPACE).split()
     return " ".join([_SAINTS.get(word, word) for word in words])
 
