@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bot.chats import follow_chat, stop_writing, unreachable_targets
@@ -172,14 +173,22 @@ class Outbox:
     async def _record_sent(self, marks: list[dict[str, Any]]) -> None:
         """Write these marks, and those other answers added while the previous write was under way: under a burst
         one transaction marks the answers of many conversations."""
-        if not marks:
-            return
         self._marks.extend(marks)
+        await self._flush_marks()
+
+    async def _flush_marks(self) -> None:
+        """Write the "sent" marks waiting; on a database error they wait for the next try (every round makes
+        one): a message sent is never sent again because its mark could not be written at once."""
         async with self._marking:
             batch, self._marks = self._marks, []
-            if batch:  # empty when the write before this one took our marks along
+            if not batch:  # empty when the write before this one took our marks along
+                return
+            try:
                 async with self.sessions() as session, session.begin():
                     await session.execute(update(OutboxMessage), batch)
+            except DBAPIError as error:
+                self._marks[:0] = batch
+                log.warning("outbox: %d sent marks kept for the next round (%s)", len(batch), type(error).__name__)
 
     async def _mark_many(self, ids: list[int], **values: Any) -> None:
         async with self.sessions() as session, session.begin():
@@ -198,6 +207,7 @@ class Outbox:
     async def run_once(self) -> float:
         """One round over pending rows (answers' lane first); returns seconds until something may be due again."""
         async with self._lock:
+            await self._flush_marks()
             now = self.clock.now()
             async with self.sessions() as session:
                 rows = (await session.execute(
@@ -312,10 +322,6 @@ class Outbox:
         # Once delivered, the text is no longer needed: keeping it would keep names and reports in a queue table.
         mark: dict[str, Any] = dict(id=row.id, sent_at=self.clock.now(), platform_message_id=message_id,
                                     attempts=row.attempts + 1, payload={})
-        if marks is None:
-            await self._mark(**mark)
-        else:
-            marks.append(mark)
         self._sent.add(row.id)
         self._throttled.discard(row.id)
         self._sent_order.append(row.id)
@@ -323,6 +329,10 @@ class Outbox:
             self._sent.discard(self._sent_order.popleft())
         if self.metrics:
             self.metrics.messages_out.labels(row.platform).inc()
+        if marks is None:
+            await self._record_sent([mark])
+        else:
+            marks.append(mark)
         return True
 
     async def _failed(self, row: OutboxMessage, error: TransportError) -> None:

@@ -39,7 +39,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
+    # A writer waits its turn (another process, a long purge) rather than failing: one writer at a time.
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL + NORMAL: a commit survives a crash of the process (kill -9); only a power cut may lose the last ones.
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

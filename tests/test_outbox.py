@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import select, text
 
 from bot.app import App
 from bot.clock import FrozenClock
@@ -75,6 +77,51 @@ async def test_a_pending_message_survives_a_restart(
         await _drain(second, clock)
         await _drain(second, clock)
         assert [d.reply.text for d in restarted_transport.sent] == ["Votre signalement a été pris en compte"]
+    finally:
+        await second.close()
+
+
+_REFUSE_MARKS = {  # the database refuses to record a send (a full disk, a lock held too long): a real refusal
+    "sqlite": ["CREATE TRIGGER refuse_marks BEFORE UPDATE OF sent_at ON outbox "
+               "BEGIN SELECT RAISE(ABORT, 'disque plein'); END"],
+    "postgresql": ["CREATE FUNCTION refuse_marks() RETURNS trigger LANGUAGE plpgsql AS "
+                   "$$ BEGIN RAISE EXCEPTION 'disque plein'; END $$",
+                   "CREATE TRIGGER refuse_marks BEFORE UPDATE OF sent_at ON outbox "
+                   "FOR EACH ROW EXECUTE FUNCTION refuse_marks()"],
+}
+_ALLOW_MARKS = {"sqlite": ["DROP TRIGGER refuse_marks"],
+                "postgresql": ["DROP TRIGGER refuse_marks ON outbox", "DROP FUNCTION refuse_marks()"]}
+
+
+async def _execute(app: App, statements: list[str]) -> None:
+    async with app.sessions() as session, session.begin():
+        for statement in statements:
+            await session.execute(text(statement))
+
+
+async def test_a_send_whose_mark_could_not_be_written_is_not_sent_again_after_a_restart(
+    settings: Settings, clock: FrozenClock, transport: FakeTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = App(settings, clock=clock, transports=[transport])
+    await first.prepare()
+    dialect = first.engine.dialect.name
+    await _queue(first, "notify:report-2", "Votre signalement est résolu")
+    await _execute(first, _REFUSE_MARKS[dialect])
+    with caplog.at_level(logging.WARNING):
+        await first.outbox.run_once()  # sent, but the database refuses to record it
+    assert len(transport.sent) == 1 and not [r for r in caplog.records if r.exc_info]
+    await _execute(first, _ALLOW_MARKS[dialect])
+    clock.advance(timedelta(minutes=1))
+    await first.outbox.run_once()  # the next round records it
+    await first.close()
+
+    restarted = FakeTransport()
+    second = App(settings, clock=clock, transports=[restarted])
+    await second.prepare()
+    try:
+        clock.advance(timedelta(minutes=10))
+        await _drain(second, clock)
+        assert restarted.sent == [] and len(transport.sent) == 1  # the person got it once
     finally:
         await second.close()
 
