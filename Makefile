@@ -30,7 +30,7 @@ lint: $(TEST_STAMP)
 	RELAIS_DATABASE_URL=sqlite:///$(CURDIR)/$(VENV)/db-check.db $(BIN)/relais db-check
 
 test: lint
-	$(BIN)/python -m pytest -q -rs -p no:cacheprovider
+	$(BIN)/python -m pytest -q -rs -p no:cacheprovider -n 3 --dist loadfile --durations=12
 
 bench: $(TEST_STAMP)
 	$(BIN)/python -m bench

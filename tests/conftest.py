@@ -76,7 +76,7 @@ def database_url(request: pytest.FixtureRequest, templates: dict[str, str], tmp_
                  tmp_path_factory: pytest.TempPathFactory) -> str:
     backend: str = request.param
     template = _template(backend, templates, request, tmp_path_factory)
-    _ran[backend] += 1
+    request.node.user_properties.append(("backend", backend))  # counted where the reports meet (xdist too)
     if backend == "sqlite":
         target = tmp_path / "relais.db"
         shutil.copy(template.removeprefix("sqlite:///"), target)
@@ -136,6 +136,11 @@ async def dump_tables(app: App) -> str:
         tables = await session.run_sync(lambda s: inspect(s.connection()).get_table_names())
         rows = [repr((await session.execute(text(f'select * from "{table}"'))).all()) for table in tables]
     return "\n".join(rows)
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.when == "call":
+        _ran.update(value for name, value in report.user_properties if name == "backend")
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -68,7 +68,7 @@ class Plan:
         return rng.randint(40, 2 * OUTPUT_PER_CONVERSATION * self.conversations // (self.kills + 1))
 
 
-PLANS = [Plan("sqlite", conversations=100, kills=13), Plan("postgresql", conversations=12, kills=2)]
+PLANS = [Plan("sqlite", conversations=60, kills=10), Plan("postgresql", conversations=12, kills=2)]
 
 
 def description(n: int) -> str:

