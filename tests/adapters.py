@@ -275,7 +275,11 @@ class Seen:
     handle: Any
 
     def choices(self) -> list[str]:
-        return list(self.buttons) or [label.strip() for _, label in _NUMBERED.findall(self.text)]
+        if self.buttons:
+            return list(self.buttons)
+        numbered = _NUMBERED.findall(self.text)  # the choices are the last list numbered from 1 (a card above
+        start = max((i for i, (n, _) in enumerate(numbered) if n == "1"), default=0)  # them may be numbered too)
+        return [label.strip() for _, label in numbered[start:]]
 
     def number(self, label: str) -> int:
         """The 1-based position of the choice labelled `label` (or starting with it)."""
