@@ -30,7 +30,7 @@ from storage.reports import Report
 from storage.territories import by_code
 from tests.adapters import TELEGRAM_WAIT, TOKEN, Harness, answer, running
 from tests.conftest import dump_tables
-from tests.fakes.telegram_api import FakeTelegram, FakeUser, Faults
+from tests.fakes.telegram_api import FakeTelegram, FakeUser, Faults, Limits
 from tests.fakes.telegram_markup import parse_text
 from tests.servers.process import free_port
 
@@ -202,6 +202,23 @@ async def test_blocked_user_is_given_up_at_once(tg: Harness) -> None:
     async with tg.app.sessions() as session:
         row = (await session.execute(select(OutboxMessage).where(OutboxMessage.key == "to-blocked"))).scalar_one()
     assert row.failed_at is not None and row.attempts == 1 and "blocked" in (row.last_error or "")
+
+
+@sqlite_only
+async def test_a_broadcast_after_a_calm_keeps_to_telegrams_30_per_second(tg: Harness) -> None:
+    """Telegram counts 30 messages over any second: a reminder to 90 people, sent by a bot that was quiet (or
+    just restarted), must not open with a burst on top of the rate — no 429, each one delivered once."""
+    fake = tg.fake
+    fake.limits = Limits(global_per_s=30, per_chat_per_s=1, per_group_per_min=20)
+    chats = [7_000_000 + i for i in range(90)]
+    async with tg.app.sessions() as session, session.begin():
+        for chat in chats:
+            await enqueue(session, f"calm:{chat}", Address("telegram", str(chat), ""), Reply("Rappel : jeudi 14 h"),
+                          now=tg.app.clock.now())
+    tg.app.outbox.wake()
+    await fake.wait_for(lambda: all(fake.sent_count(c) for c in chats), TELEGRAM_WAIT)
+    assert fake.counts["flood_429"] == 0
+    assert [fake.sent_count(c) for c in chats] == [1] * len(chats)
 
 
 @sqlite_only
