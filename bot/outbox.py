@@ -342,9 +342,11 @@ class Outbox:
             return
         if error.permanent or attempts >= self.max_attempts:
             log.warning("outbox: message %s abandoned after %d attempts (%s)", row.id, attempts, error)
-            await self._mark(id=row.id, failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
-            if error.gone:
-                await self._chat_changed(row, error)
+            failed = dict(failed_at=self.clock.now(), attempts=attempts, last_error=str(error)[:500])
+            if error.gone:  # the message and its chat marked together: nothing is queued for it in between
+                await self._chat_changed(row, error, failed)
+            else:
+                await self._mark(id=row.id, **failed)
             return
         # A 429 is no failure of the message: it goes again when the platform said, not after a growing backoff.
         rate_limited = error.rate_limited and error.retry_after
@@ -354,9 +356,13 @@ class Outbox:
         log.info("outbox: message %s retry %d at %s (%s)", row.id, attempts, due.isoformat(), error)
         await self._mark(id=row.id, due_at=due, attempts=attempts, last_error=str(error)[:500])
 
-    async def _chat_changed(self, row: OutboxMessage, error: TransportError) -> None:
-        """The chat moved (its rows and link follow, sent again at once) or is gone (marked, nothing more sent)."""
+    async def _chat_changed(self, row: OutboxMessage, error: TransportError,
+                            failed: dict[str, Any] | None = None) -> None:
+        """The chat moved (its rows and link follow, sent again at once) or is gone (marked, nothing more sent);
+        `failed`: the row's own failure, written in the same transaction."""
         async with self.sessions() as session, session.begin():
+            if failed:
+                await session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(**failed))
             if error.moved_to:
                 await follow_chat(session, row.platform, row.chat_id, error.moved_to)
             else:
