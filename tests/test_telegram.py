@@ -488,6 +488,29 @@ async def test_outside_a_flow_a_photo_gets_an_answer(tg: Harness) -> None:
     assert "tapez /signaler puis envoyez-la" in (await tg.answer(user, before, "joindre une photo")).plain_text
 
 
+async def test_a_group_question_with_buttons_also_takes_a_written_reply(fake: FakeTelegram) -> None:
+    """« Un mot pour le référent ? [Sans commentaire] » in a group in privacy mode: the buttons, then a line with
+    a selective ForceReply for the person asked, so that what they write reaches the bot."""
+    async with bare(fake) as tg:
+        group = fake.group(-100_7100, "Coordination", "supergroup")
+        claire = group.member(7101, "Claire")
+        await claire.say("/aide")
+        command = await tg.next_event(1)
+        question = Reply("Un mot pour le référent ?", choices=(Choice("none", "Sans commentaire"),),
+                         expects_answer=True)
+        await tg.transport.send(Delivery(command.address, question, reply_to=command.message_id))
+        buttons, line = fake.sent_to(group.chat_id)[-2:]
+        assert [b["text"] for row in json.loads(buttons.params["reply_markup"])["inline_keyboard"] for b in row] == [
+            "Sans commentaire"]
+        assert json.loads(line.params["reply_markup"]) == {
+            "force_reply": True, "selective": True, "input_field_placeholder": "Votre réponse…"}
+        assert line.reply_to_message_id == int(command.message_id) and "répondez à ce message" in line.plain_text
+        await claire.say("RDV pris avec la CAF jeudi", reply_to=line)
+        answered = await tg.next_event(2)
+        assert isinstance(answered, TextReceived) and answered.addressed
+        assert answered.text == "RDV pris avec la CAF jeudi"
+
+
 async def test_groups_topics_mentions_and_questions_awaiting_a_reply(fake: FakeTelegram) -> None:
     async with bare(fake) as tg:
         group = fake.group(-100_7000, "Coordination", "supergroup")

@@ -57,6 +57,10 @@ class Sender:
         key = (chat_id, delivery.reply)
         done, message_id, _ = self._progress.pop(key, (0, "", 0.0))
         parts = plan(delivery.reply)
+        if delivery.reply.expects_answer and delivery.address.is_group and parts and parts[-1].keyboard:
+            # A question with buttons that also takes a written answer: a keyboard and a ForceReply cannot share a
+            # message, so a short line follows with the ForceReply (privacy mode lets a reply to it through).
+            parts.append(Part(t("telegram.or_write_here")))
         for index in range(done, len(parts)):
             options = self._options(delivery, first=index == 0, last=index == len(parts) - 1, part=parts[index])
             try:
