@@ -34,6 +34,7 @@ from bot.adapters.matrix.adapter import MatrixTransport
 from bot.adapters.matrix.content import html_body, notice, png_size
 from bot.adapters.matrix.inbound import after_own_arrival, to_event
 from bot.adapters.matrix.outbound import refusal
+from bot.adapters.matrix.rooms import DirectRooms
 from bot.adapters.matrix.session import MatrixConfig, server_allowed
 from bot.adapters.matrix.undecrypted import Undecrypted
 from bot.app import feature_routers
@@ -600,6 +601,20 @@ def _member(user: str, membership: str, previous: str | None, sender: str = "@ca
                                        "content": {"membership": membership}, "unsigned": unsigned})
     assert isinstance(event, RoomMemberEvent)
     return event
+
+
+def test_a_direct_room_the_person_has_not_joined_yet_is_still_theirs(tmp_path: Path) -> None:
+    """The bot opened a DM and the person has not accepted the invitation yet: reminders go there (they read them
+    once they join) rather than into a new room at every send — that spammed invitations and sent nothing."""
+    direct = DirectRooms(tmp_path / "direct.json")
+    room = MatrixRoom("!dm:example.org", "@relais:example.org")
+    room.add_member("@relais:example.org", None, None)
+    room.add_member("@camille:example.org", None, None, invited=True)
+    direct.mark(room.room_id, "@camille:example.org")
+    assert direct.private(room, "@camille:example.org", invited_ok=True)
+    assert direct.current({room.room_id: room}, "@camille:example.org") == room.room_id
+    room.add_member("@paul:example.org", None, None, invited=True)  # someone else invited: no longer private
+    assert not direct.private(room, "@camille:example.org", invited_ok=True)
 
 
 def test_a_newly_joined_room_is_heard_from_the_invitation_on() -> None:

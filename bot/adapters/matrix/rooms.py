@@ -51,13 +51,14 @@ class DirectRooms:
         """A direct room with this person whose members are exactly the bot and them (invited, if allowed)."""
         if not user_id or self.person(room.room_id) != user_id:
             return False
-        joined = set(room.users) - set(room.invited_users)
-        if not {room.own_user_id, user_id} <= joined:  # members not loaded yet (a sync resumed after a restart)
+        invited = set(room.invited_users)
+        joined = set(room.users) - invited
+        if room.own_user_id not in joined:  # members not loaded yet (a sync resumed after a restart)
             return room.joined_count <= 2 and not room.invited_count
         others = joined - {room.own_user_id}
         if others == {user_id}:
-            return not (set(room.invited_users) - {user_id})
-        return invited_ok and not others and set(room.invited_users) == {user_id}
+            return not (invited - {user_id})
+        return invited_ok and not others and invited == {user_id}
 
     def current(self, rooms: dict[str, MatrixRoom], user_id: str) -> str:
         """The newest direct room that is still private with this person ("" when there is none)."""
