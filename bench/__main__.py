@@ -34,6 +34,9 @@ async def collect(names: list[str]) -> list[dict[str, Any]]:
             rows.append({"name": f"{name}: failed (see above)", "value": None, "unit": "", "floor": None,
                          "ratio": None, "goal": "runs", "ok": False, "module": name})
         print(f"  done in {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+        # Written after each module: an interrupted run keeps the figures of the modules it finished.
+        done = names[:names.index(name) + 1]
+        RESULTS.write_text(json.dumps(merged(rows, done), indent=2, ensure_ascii=False) + "\n")
     return rows
 
 

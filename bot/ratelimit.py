@@ -137,8 +137,12 @@ class RateLimiter:
         self.pause(retry_after)
 
     def delay(self, chat_id: str, is_group: bool, *, urgent: bool = False) -> float:
+        """Seconds to wait. An answer in a private chat keeps only to the global pace: the person's own pace
+        bounds it, and platforms take such short bursts (Telegram: « one message per second to a chat, short
+        bursts allowed »); waiting a second per answer made every quick exchange feel stuck."""
         now = self._now()
-        return max(0.0, self._paused_until - now, self.pace.wait(urgent), self.chat_delay(chat_id, is_group))
+        chat = 0.0 if urgent and not is_group else self.chat_delay(chat_id, is_group)
+        return max(0.0, self._paused_until - now, self.pace.wait(urgent), chat)
 
     def chat_delay(self, chat_id: str, is_group: bool) -> float:
         """What this one chat's own limit asks (the others may go meanwhile)."""

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, text
 
+from bot.adapters.telegram.adapter import TelegramTransport
 from bot.app import App
 from bot.clock import FrozenClock
 from bot.config import Settings
@@ -168,6 +169,23 @@ def test_backoff_grows_and_is_capped() -> None:
     assert delays[:4] == [1, 2, 4, 8]
     assert max(delays) == 600
     assert backoff(1, 30).total_seconds() == 30
+
+
+def test_a_quick_exchange_with_one_person_is_not_held_to_a_message_per_second() -> None:
+    """Telegram's « about one message per second to a chat » is for what the bot sends on its own: answers to a
+    person who just wrote go at once (they used to wait a second each: a form felt stuck), a reminder to the same
+    chat right after still waits its turn, and a group keeps its per-minute limit."""
+    now = [100.0]
+    limiter = RateLimiter(TelegramTransport.limits, monotonic=lambda: now[0])
+    for _ in range(3):  # three answers in a row to the person typing
+        assert limiter.delay("42", False, urgent=True) == 0.0
+        limiter.record("42", False)
+        now[0] += 0.05
+    assert limiter.delay("42", False) > 0.5  # a broadcast to that chat waits for the chat's second
+    for _ in range(19):
+        limiter.record("-100", True)
+        now[0] += 0.05
+    assert limiter.delay("-100", True, urgent=True) > 1.0  # 19 in a minute in a group: the next one waits
 
 
 class _SynapseBucket:
