@@ -9,14 +9,18 @@ _SAINTS = {"st": "saint", "ste": "sainte", "sts": "saints", "stes": "saintes"}
 _ARTICLES = ("le", "la", "les", "l", "aux", "las", "los")
 
 
+_REMEMBERED = 5_000  # characters kept (French text uses a few hundred; what people type may hold any of Unicode)
+
+
 class _Transliteration(dict[int, str]):
     """str.translate table from any character to its ASCII spelling, filled on first sight of each character: the
     same result as unidecode(text), character by character, at the speed of str.translate (a whole commune list
-    folds in a fraction of the time)."""
+    folds in a fraction of the time). Bounded: past _REMEMBERED characters, new ones are spelt without being kept."""
 
     def __missing__(self, code: int) -> str:
         spelt = " " if code == ord("°") else unidecode(chr(code))
-        self[code] = spelt
+        if len(self) < _REMEMBERED:
+            self[code] = spelt
         return spelt
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
 import pytest
@@ -59,27 +61,32 @@ async def test_the_same_key_is_queued_once(app: App, transport: FakeTransport, c
     assert len(transport.sent) == 1
 
 
+@asynccontextmanager
+async def _life(settings: Settings, clock: FrozenClock, transport: FakeTransport) -> AsyncIterator[App]:
+    """One life of the bot on the test's database: prepared, then closed (a restart is a second life)."""
+    app = App(settings, clock=clock, transports=[transport])
+    await app.prepare()
+    try:
+        yield app
+    finally:
+        await app.close()
+
+
 async def test_a_pending_message_survives_a_restart(
     settings: Settings, clock: FrozenClock, transport: FakeTransport
 ) -> None:
-    first = App(settings, clock=clock, transports=[transport])
-    await first.prepare()
-    await _queue(first, "notify:report-1", "Votre signalement a été pris en compte")
-    transport.fail_next = 1
-    await first.outbox.run_once()
-    await first.close()
+    async with _life(settings, clock, transport) as first:
+        await _queue(first, "notify:report-1", "Votre signalement a été pris en compte")
+        transport.fail_next = 1
+        await first.outbox.run_once()
     assert transport.sent == []
 
     restarted_transport = FakeTransport()
-    second = App(settings, clock=clock, transports=[restarted_transport])
-    await second.prepare()
-    try:
+    async with _life(settings, clock, restarted_transport) as second:
         clock.advance(timedelta(minutes=1))
         await _drain(second, clock)
         await _drain(second, clock)
         assert [d.reply.text for d in restarted_transport.sent] == ["Votre signalement a été pris en compte"]
-    finally:
-        await second.close()
 
 
 _REFUSE_MARKS = {  # the database refuses to record a send (a full disk, a lock held too long): a real refusal
@@ -103,28 +110,22 @@ async def _execute(app: App, statements: list[str]) -> None:
 async def test_a_send_whose_mark_could_not_be_written_is_not_sent_again_after_a_restart(
     settings: Settings, clock: FrozenClock, transport: FakeTransport, caplog: pytest.LogCaptureFixture
 ) -> None:
-    first = App(settings, clock=clock, transports=[transport])
-    await first.prepare()
-    dialect = first.engine.dialect.name
-    await _queue(first, "notify:report-2", "Votre signalement est résolu")
-    await _execute(first, _REFUSE_MARKS[dialect])
-    with caplog.at_level(logging.WARNING):
-        await first.outbox.run_once()  # sent, but the database refuses to record it
-    assert len(transport.sent) == 1 and not [r for r in caplog.records if r.exc_info]
-    await _execute(first, _ALLOW_MARKS[dialect])
-    clock.advance(timedelta(minutes=1))
-    await first.outbox.run_once()  # the next round records it
-    await first.close()
+    async with _life(settings, clock, transport) as first:
+        dialect = first.engine.dialect.name
+        await _queue(first, "notify:report-2", "Votre signalement est résolu")
+        await _execute(first, _REFUSE_MARKS[dialect])
+        with caplog.at_level(logging.WARNING):
+            await first.outbox.run_once()  # sent, but the database refuses to record it
+        assert len(transport.sent) == 1 and not [r for r in caplog.records if r.exc_info]
+        await _execute(first, _ALLOW_MARKS[dialect])
+        clock.advance(timedelta(minutes=1))
+        await first.outbox.run_once()  # the next round records it
 
     restarted = FakeTransport()
-    second = App(settings, clock=clock, transports=[restarted])
-    await second.prepare()
-    try:
+    async with _life(settings, clock, restarted) as second:
         clock.advance(timedelta(minutes=10))
         await _drain(second, clock)
         assert restarted.sent == [] and len(transport.sent) == 1  # the person got it once
-    finally:
-        await second.close()
 
 
 async def test_order_is_kept_per_chat_when_a_send_fails(
