@@ -41,6 +41,25 @@ async def test_typed_oui_at_the_summary_sends_the_report(app: App, transport: Fa
     assert "Merci" in sent[0].text and len(await _reports(app)) == 1
 
 
+@pytest.mark.parametrize(("typed", "urgency"), [("oui", "urgent"), ("Oui !", "urgent"), ("non", "normal"),
+                                                ("nan", "normal"), ("non pas urgent", "low")])
+async def test_oui_or_non_answers_est_ce_urgent(app: App, transport: FakeTransport, typed: str,
+                                                 urgency: str) -> None:
+    """« Est-ce urgent ? » is a yes/no question to a person: « non » means not urgent, « oui » urgent (both used
+    to be refused, then the draft lost at the next command)."""
+    chat = await joined(app, transport, "referent", "u-urgent", territory="35-fougeres")
+    await chat.say("/signaler")
+    await chat.pick("Démarche en ligne")
+    await chat.pick("Romagné")
+    await chat.say("Le site des impôts refuse la connexion depuis lundi.")
+    asked = await chat.pick("Seniors")
+    assert "Est-ce urgent" in asked[-1].text
+    summary = await chat.say(typed)
+    assert "On l'envoie" in summary[-1].text or "Envoyer" in [c.label for c in summary[-1].choices]
+    await chat.say("oui")
+    assert [r.urgency for r in await _reports(app)] == [urgency]
+
+
 async def test_a_question_asked_again_keeps_its_buttons_valid(app: App, transport: FakeTransport) -> None:
     chat = await joined(app, transport, "referent", "u-again", territory="35-fougeres")
     summary = (await _to_summary(chat))[-1]

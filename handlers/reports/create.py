@@ -118,8 +118,12 @@ async def read_public(text: str, _ctx: Context) -> Parsed:
     return Parsed.again(t("reports.public_unknown")) if public is None else Parsed.ok(public)
 
 
+YES_NO = {"oui": "urgent", "ouais": "urgent", "yes": "urgent", "non": "normal", "nan": "normal", "no": "normal"}
+
+
 async def read_urgency(text: str, _ctx: Context) -> Parsed:
-    urgency = guess_urgency(text)
+    """The answer to « Est-ce urgent ? »: the words of guess_urgency, or a plain « oui » / « non »."""
+    urgency = guess_urgency(text) or YES_NO.get(fold(text))
     return Parsed.again(t("reports.urgency_unknown")) if urgency is None else Parsed.ok(urgency)
 
 
