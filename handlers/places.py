@@ -36,7 +36,10 @@ async def preferences(ctx: Context) -> Preferences:
 
 async def territory(ctx: Context) -> Territory:
     """The member's territory as the matcher ranks by it (its communes, départements and centre)."""
-    prefs = await preferences(ctx)
+    return _territory(await preferences(ctx))
+
+
+def _territory(prefs: Preferences) -> Territory:
     return Territory.of([*prefs.insee, *prefs.departements]) if prefs.insee else Territory()
 
 
@@ -55,8 +58,17 @@ def which(resolution: Resolution) -> str:
 
 
 async def extract(ctx: Context, text: str) -> tuple[Resolution | None, str]:
+    """A commune named in a sentence, and the sentence without it. A name found only far from the member's
+    territory, with a close spelling at home (« fougere » is Fougeré in Vendée, but a Fougères referent means
+    Fougères), is asked about as the matcher asks at « Dans quelle commune ? »; a postal code typed is taken."""
     prefs = await preferences(ctx)
-    return communes().extract(text, prefer_departements=prefs.departements, prefer_insee=prefs.insee)
+    found, rest = communes().extract(text, prefer_departements=prefs.departements, prefer_insee=prefs.insee)
+    far = found.commune if found is not None and found.commune is not None else None
+    if far is None or not prefs.departements or far.departement in prefs.departements or any(
+            code in text for code in far.postal_codes):
+        return found, rest
+    home = match(far.name, _territory(prefs))
+    return (home if home.commune is None and home.candidates else found), rest
 
 
 def candidate_choices(resolution: Resolution) -> tuple[Choice, ...]:

@@ -115,6 +115,20 @@ async def test_one_shot_report_naming_a_shared_commune_name_asks_which(app: App,
     assert "public" in (await antillais.pick("Saint-Denis (974)"))[-1].text.lower()
 
 
+async def test_a_name_in_a_sentence_spelt_like_a_far_commune_asks_when_a_home_one_is_close(
+        app: App, transport: FakeTransport) -> None:
+    """« fougere » typed without its accent and its s is exactly Fougeré (Vendée): a Fougères referent means
+    Fougères. In a sentence the commune is asked about, as at « Dans quelle commune ? »; a postal code typed is
+    taken as said."""
+    referent = await joined(app, transport, "referent", "u-fougere", territory="35-fougeres")
+    asked = await referent.say("/signaler la borne caf ne marche plus à fougere, les seniors sont bloqués")
+    assert {"Fougères (35)", "Fougeré (85)"} <= {c.label for c in asked[-1].choices}
+    assert [c.label for c in asked[-1].choices][0] == "Fougères (35)"
+    await referent.say("/annuler")
+    taken = await referent.say("/signaler la borne caf ne marche plus à fougere 85480, les seniors sont bloqués")
+    assert "Fougeré (85)" not in {c.label for c in taken[-1].choices}
+
+
 async def test_homonyms_are_settled_by_territory_or_asked(app: App, transport: FakeTransport) -> None:
     breton = await joined(app, transport, "referent", "u-35", territory="35-fougeres")
     antillais = await joined(app, transport, "referent", "u-971", territory="971-nord-gt")
