@@ -58,17 +58,26 @@ def which(resolution: Resolution) -> str:
 
 
 async def extract(ctx: Context, text: str) -> tuple[Resolution | None, str]:
-    """A commune named in a sentence, and the sentence without it. A name found only far from the member's
-    territory, with a close spelling at home (« fougere » is Fougeré in Vendée, but a Fougères referent means
-    Fougères), is asked about as the matcher asks at « Dans quelle commune ? »; a postal code typed is taken."""
+    """A commune named in a sentence, and the sentence without it (see settled_near_home)."""
     prefs = await preferences(ctx)
     found, rest = communes().extract(text, prefer_departements=prefs.departements, prefer_insee=prefs.insee)
-    far = found.commune if found is not None and found.commune is not None else None
-    if far is None or not prefs.departements or far.departement in prefs.departements or any(
-            code in text for code in far.postal_codes):
-        return found, rest
+    return await settled_near_home(ctx, found, text, prefs), rest
+
+
+async def settled_near_home(ctx: Context, found: Resolution | None, text: str,
+                            prefs: Preferences | None = None) -> Resolution | None:
+    """`found` in `text`, unless it is a name found only far from the member's territory, not written as that
+    commune writes it, with a close spelling at home (« fougere » is Fougeré in Vendée, but a Fougères referent
+    means Fougères): then the matcher's question, as at « Dans quelle commune ? ». A postal code is taken as said.
+    The member's territory is read only in that case (partner searches are a hot path)."""
+    far = found.commune if found is not None else None
+    if far is None or far.name.lower() in text.lower() or any(code in text for code in far.postal_codes):
+        return found
+    prefs = prefs or await preferences(ctx)
+    if not prefs.departements or far.departement in prefs.departements:
+        return found
     home = match(far.name, _territory(prefs))
-    return (home if home.commune is None and home.candidates else found), rest
+    return home if home.commune is None and home.candidates else found
 
 
 def candidate_choices(resolution: Resolution) -> tuple[Choice, ...]:

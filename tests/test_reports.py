@@ -127,6 +127,9 @@ async def test_a_name_in_a_sentence_spelt_like_a_far_commune_asks_when_a_home_on
     await referent.say("/annuler")
     taken = await referent.say("/signaler la borne caf ne marche plus à fougere 85480, les seniors sont bloqués")
     assert "Fougeré (85)" not in {c.label for c in taken[-1].choices}
+    await referent.say("/annuler")
+    found = await referent.say("/partenaires sourd fougere")
+    assert {"Fougères (35)", "Fougeré (85)"} <= {c.label for c in found[-1].choices}
 
 
 async def test_homonyms_are_settled_by_territory_or_asked(app: App, transport: FakeTransport) -> None:

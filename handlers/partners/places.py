@@ -32,7 +32,7 @@ async def in_text(ctx: Context, text: str) -> tuple[Resolution | None, str]:
         place, rest = index.extract(text, prefer_departements=prefs.departements, prefer_insee=prefs.insee)
     if place is not None and place.ambiguous:
         return by_departement(place, rest)
-    return place, rest
+    return await places.settled_near_home(ctx, place, text), rest
 
 
 def broken_compound(text: str, rest: str) -> str | None:
