@@ -4,6 +4,7 @@ first; per chat per second and per group per minute windows."""
 from __future__ import annotations
 
 import asyncio
+import bisect
 import math
 import time
 from collections import defaultdict, deque
@@ -13,8 +14,13 @@ from dataclasses import dataclass
 MIN_RATE = 0.05  # messages/s: a learned pace never goes below this (one message every 20 s)
 ANSWER_ROOM = 2  # messages of the burst broadcasts leave to answers (two: an estimate a little high still holds)
 MARGIN = 0.95  # the bucket is assumed to empty a little slower than learned: an estimate a bit high holds
-PROBE_AFTER = 30.0  # seconds without a refusal before the pace tries a little faster
+PROBE_AFTER = 120.0  # seconds of calm before a sure pace tries 5 % faster (an estimate too low, a limit lifted)
 RELEARN_AFTER = 3600.0  # seconds without a refusal: the server may have been reconfigured, start over
+SENDS_KEPT = 4096  # recent send times kept to count what went through between two refusals
+EVIDENCE_KEPT = 8  # pairs of refusals pooled into the learned rate
+SURE_AFTER = 8  # messages seen through between pooled refusals before probing slows down to PROBE_AFTER, 5 %
+UNSURE_STEP = 1.1  # until then, 10 % faster every UNSURE_BURSTS bursts' worth of calm: a pair of refusals close
+UNSURE_BURSTS = 4  # together, read through network jitter, may be 30 % low, and only a refusal brings more evidence
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,8 +37,13 @@ class Pace:
 
     Answers (`urgent`) may fill the bucket; broadcasts stop two short of it and yield while an answer waits, so
     an answer never queues behind a 200-member reminder. A refusal (HTTP 429) tells us the bucket is full: two
-    refusals close together and the sends between them give the rate; a refusal within the first burst gives the
-    burst; a long calm lets the pace try a little faster (an estimate too low, or a limit lifted)."""
+    refusals with the bucket never empty in between, and what was sent between them, give the rate (every such
+    pair is pooled: a short pair read through network jitter may be off by 10 %, a few long ones are not); a
+    refusal within the first burst gives the burst; a calm lets the pace try a little faster (an estimate too
+    low, or a limit lifted). Messages are counted by the very time of sending `refused` is given, not by when
+    the refusal comes back (Synapse holds a 429 half a second): those sent meanwhile are not counted, and the
+    refused one never is (read a microsecond apart, it was counted as gone through: the rate read 10 % high,
+    and the pace drifted past the server's until answers met 429s)."""
 
     def __init__(self, rate: float, burst: int, monotonic: Callable[[], float] = time.monotonic) -> None:
         self.configured: tuple[float, float] = (rate, burst)
@@ -40,9 +51,11 @@ class Pace:
         self._now = monotonic
         self._level = 0.0  # messages in the bucket (what the platform still counts against us)
         self._stamp = monotonic()
-        self._sent_since_empty = 0
-        self._last_refusal: tuple[float, float, int] | None = None  # when, retry_after, sends counted at that time
-        self._sends = 0
+        self._sent: deque[float] = deque(maxlen=SENDS_KEPT)  # when each recent message left (in order)
+        self._refused: deque[float] = deque(maxlen=SENDS_KEPT)  # when each refused one had left
+        self._emptied_at = monotonic()  # last time the bucket was seen empty at a send
+        self._last_refusal: tuple[float, float] | None = None  # when the refused message left, its retry_after
+        self._evidence: deque[tuple[int, float]] = deque(maxlen=EVIDENCE_KEPT)  # (messages through, seconds)
         self._calm_since = monotonic()  # last refusal or last probe
         self._rate_learned = False
         self.urgent_waiting = 0
@@ -60,54 +73,65 @@ class Pace:
             return 0.0
         return max(excess / (self.rate * MARGIN), 0.01)
 
-    def take(self) -> None:
-        """A message goes out now."""
-        self._sends += 1
-        if self.rate <= 0:
-            return
-        self._probe()
-        if self._leak() < 1:
-            self._sent_since_empty = 0
-        self._level += 1
-        self._sent_since_empty += 1
+    def take(self, now: float) -> None:
+        """A message goes out now (`now`: the monotonic time `refused` will be given for it)."""
+        if self.rate > 0:
+            self._probe()
+            if self._leak() < 1:
+                self._emptied_at = now
+            self._level += 1
+        self._sent.append(now)
 
     def refused(self, retry_after: float, sent_at: float) -> None:
         """The platform said 429 to a message sent at `sent_at` (monotonic), to retry in `retry_after` seconds."""
         now = self._now()
-        previous, self._last_refusal = self._last_refusal, (sent_at, retry_after, self._sends)
+        previous, self._last_refusal = self._last_refusal, (sent_at, retry_after)
+        self._refused.append(sent_at)
         self._calm_since = now
         if previous is not None and now - previous[0] > RELEARN_AFTER:
             self.rate, self.burst = self.configured
             previous, self._rate_learned = None, False
-        through = self._sent_since_empty - 1  # the refused message itself was counted by take()
-        fresh = previous is None or sent_at - previous[0] > self.configured[1] / max(self.rate, MIN_RATE)
-        if self._rate_learned and fresh and 0 < through < self.burst:
-            self.burst = through  # refused within a burst that started from an empty bucket (at a rate known right)
-        if previous is not None:
+            self._evidence.clear()
+        if self._rate_learned and self._emptied_at <= sent_at:
+            through = self._through(self._emptied_at, sent_at)
+            if 0 < through < self.burst and sent_at - self._emptied_at < self.burst / self.rate:
+                self.burst = through  # refused within a burst that started from an empty bucket
+        if previous is not None and previous[0] < sent_at:
             self._learn_rate(previous, sent_at, retry_after)
+        if self._evidence:  # what the server showed, also undoing a probe that went past it
+            self.rate = max(MIN_RATE, sum(n for n, _ in self._evidence) / sum(span for _, span in self._evidence))
         elif self.rate <= 0:
             self.rate = max(1 / max(retry_after, 0.01), MIN_RATE)
         # The bucket is full now, and will be until retry_after has passed.
         self._level, self._stamp = self.burst + self.rate * retry_after, now
 
-    def _learn_rate(self, previous: tuple[float, float, int], sent_at: float, retry_after: float) -> None:
-        """Both refusals found the bucket full: what went through between them leaked out in the meantime."""
-        before_at, before_retry, before_sends = previous
-        through = self._sends - before_sends - 1  # the refused message itself was counted by take()
+    def _through(self, after: float, before: float) -> int:
+        """Messages that left strictly between two moments and were not refused."""
+        sent = bisect.bisect_left(self._sent, before) - bisect.bisect_right(self._sent, after)
+        return sent - sum(after < t < before for t in self._refused)
+
+    def _learn_rate(self, previous: tuple[float, float], sent_at: float, retry_after: float) -> None:
+        """Both refusals found the bucket full: what went through between them leaked out in the meantime, as
+        long as the bucket never emptied in between (else what went through would understate the rate)."""
+        before_at, before_retry = previous
+        if self._emptied_at > before_at:
+            return
+        through = self._through(before_at, sent_at)
         span = sent_at - before_at + retry_after - before_retry
-        # Only refusals close together: over a longer span the bucket may have emptied in between (not backlogged),
-        # and what went through would understate the rate.
-        if through >= 3 and 0 < span <= 3 * max(self.burst, self.configured[1]) / max(self.rate, MIN_RATE):
-            self.rate, self._rate_learned = max(MIN_RATE, through / span), True
+        if through >= 3 and span > 0:
+            self._evidence.append((through, span))
+            self._rate_learned = True
 
     def _probe(self) -> None:
         """No refusal for a while although we keep sending: the estimate may be low (or the limit was lifted);
-        try 5 % faster, up to what the adapter declared. A refusal brings it back to what the server says (and
+        try 5 % faster, up to what the adapter declared. A refusal brings it back to what the server showed (and
         it falls on a broadcast: answers have room kept for them)."""
         now = self._now()
-        if self.rate >= self.configured[0] or now - self._calm_since < max(PROBE_AFTER, 4 * self.burst / self.rate):
+        sure = sum(count for count, _ in self._evidence) >= SURE_AFTER
+        calm = max(PROBE_AFTER if sure else 0.0, UNSURE_BURSTS * self.burst / self.rate)
+        if self.rate >= self.configured[0] or now - self._calm_since < calm:
             return
-        self.rate, self._calm_since = min(self.configured[0], self.rate * 1.05), now
+        self.rate, self._calm_since = min(self.configured[0], self.rate * (1.05 if sure else UNSURE_STEP)), now
 
     def _leak(self) -> float:
         now = self._now()
@@ -157,7 +181,7 @@ class RateLimiter:
     def record(self, chat_id: str, is_group: bool) -> float:
         """A message goes out now; returns the monotonic time of sending (for `refused`)."""
         now = self._now()
-        self.pace.take()
+        self.pace.take(now)
         self._chats[chat_id].append(now)
         return now
 
