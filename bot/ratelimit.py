@@ -114,8 +114,8 @@ class Pace:
         """Both refusals found the bucket full: what went through between them leaked out in the meantime, as
         long as the bucket never emptied in between (else what went through would understate the rate)."""
         before_at, before_retry = previous
-        if self._emptied_at > before_at:
-            return
+        if self._emptied_at > before_at or (len(self._sent) == SENDS_KEPT and self._sent[0] > before_at):
+            return  # emptied in between, or more sent since than is remembered
         through = self._through(before_at, sent_at)
         span = sent_at - before_at + retry_after - before_retry
         if through >= 3 and span > 0:
