@@ -57,7 +57,6 @@ class Pace:
         self._last_refusal: tuple[float, float] | None = None  # when the refused message left, its retry_after
         self._evidence: deque[tuple[int, float]] = deque(maxlen=EVIDENCE_KEPT)  # (messages through, seconds)
         self._calm_since = monotonic()  # last refusal or last probe
-        self._rate_learned = False
         self.urgent_waiting = 0
 
     def wait(self, urgent: bool) -> float:
@@ -90,9 +89,9 @@ class Pace:
         self._calm_since = now
         if previous is not None and now - previous[0] > RELEARN_AFTER:
             self.rate, self.burst = self.configured
-            previous, self._rate_learned = None, False
+            previous = None
             self._evidence.clear()
-        if self._rate_learned and self._emptied_at <= sent_at:
+        if self._evidence and self._emptied_at <= sent_at:  # a rate learned: the burst can be read
             through = self._through(self._emptied_at, sent_at)
             if 0 < through < self.burst and sent_at - self._emptied_at < self.burst / self.rate:
                 self.burst = through  # refused within a burst that started from an empty bucket
@@ -120,7 +119,6 @@ class Pace:
         span = sent_at - before_at + retry_after - before_retry
         if through >= 3 and span > 0:
             self._evidence.append((through, span))
-            self._rate_learned = True
 
     def _probe(self) -> None:
         """No refusal for a while although we keep sending: the estimate may be low (or the limit was lifted);

@@ -206,46 +206,11 @@ class _SynapseBucket:
         return None
 
 
-def test_the_pace_learns_synapses_limit_and_keeps_answers_ahead_of_a_broadcast() -> None:
-    now = [0.0]
-    limiter = RateLimiter(Limits(global_per_s=10, burst=10), monotonic=lambda: now[0])  # as the Matrix adapter
-    server = _SynapseBucket(rate=5, burst=10)
-    pending, refusals, answers_refused, answer_waits = 200, 0, 0, []
-    next_answer = 1.0
-    while pending:
-        if now[0] >= next_answer:  # someone asks something once a second
-            answer_waits.append(wait := limiter.delay("dm", False, urgent=True))
-            now[0] += wait
-            sent_at = limiter.record("dm", False)
-            if (retry := server.send(now[0])) is not None:
-                answers_refused += 1
-                limiter.refused(retry, sent_at)
-            next_answer += 1.0
-            continue
-        now[0] += limiter.delay("member", False)
-        sent_at = limiter.record("member", False)
-        retry = server.send(now[0])
-        if retry is None:
-            pending -= 1
-        else:
-            refusals += 1
-            limiter.refused(retry, sent_at)
-            now[0] += 0.5  # Synapse holds a 429 for half a second
-    answers = len(answer_waits)
-    floor = (200 + answers - 10) / 5
-    print(f"drain {now[0]:.1f} s (floor {floor:.1f} s), learned {limiter.pace.rate:.2f}/s, {refusals} refusals, "
-          f"answers refused {answers_refused}/{answers}, longest answer wait {max(answer_waits):.2f} s")
-    assert now[0] <= 1.2 * floor  # the broadcast goes at the server's pace
-    assert 4 <= limiter.pace.rate <= 6
-    assert answers_refused <= 1 and sorted(answer_waits)[int(0.95 * answers)] <= 0.2  # answers go first
-
-
-
-
-def _drain_through_jitter(seed: int, members: int = 600) -> tuple[float, int, int, float]:
-    """A reminder to `members` drains while someone asks something once a second. Each message reaches the
-    server 30 to 250 ms after it left; a refusal comes back half a second later (Synapse holds its 429s); the
-    clock moves between two reads, as a real one. Returns (rate learned, answers refused, answers, drain/floor)."""
+def _drain_paced(seed: int, members: int, network: tuple[float, float]) -> tuple[float, int, list[float], float]:
+    """A reminder to `members` drains through the Matrix adapter's pace while someone asks something once a
+    second. Each message reaches the server `network` seconds after it left (from, to); a refusal comes back half
+    a second later (Synapse holds its 429s); the clock moves between two reads, as a real one. Returns (rate
+    learned, answers refused, each answer's wait for its turn, drain time / floor)."""
     rng, now = random.Random(seed), [0.0]
 
     def clock() -> float:
@@ -255,7 +220,7 @@ def _drain_through_jitter(seed: int, members: int = 600) -> tuple[float, int, in
     limiter = RateLimiter(Limits(global_per_s=10, burst=10), monotonic=clock)
     server = _SynapseBucket(rate=5, burst=10)
     events: list[tuple[float, float, bool, float]] = []  # when, sent_at, an answer, retry_after (-1: arrival)
-    pending, refused, answers, next_answer = members, 0, 0, 1.0
+    pending, refused, waits, next_answer = members, 0, list[float](), 1.0
     while pending or events:
         answer = now[0] >= next_answer
         wait = limiter.delay("dm", False, urgent=True) if answer else limiter.delay("member", False)
@@ -275,10 +240,21 @@ def _drain_through_jitter(seed: int, members: int = 600) -> tuple[float, int, in
                     events.append((at + 0.5, sent_at, is_answer, retry_after))
             continue
         now[0] += wait
-        answers, next_answer = (answers + 1, next_answer + 1.0) if answer else (answers, next_answer)
+        if answer:
+            waits.append(wait)
+            next_answer += 1.0
         sent_at = limiter.record("dm" if answer else "member", False)
-        events.append((sent_at + rng.uniform(0.03, 0.25), sent_at, answer, -1.0))
-    return limiter.pace.rate, refused, answers, now[0] / ((members + answers - 10) / 5)
+        events.append((sent_at + rng.uniform(*network), sent_at, answer, -1.0))
+    return limiter.pace.rate, refused, waits, now[0] / ((members + len(waits) - 10) / 5)
+
+
+def test_the_pace_learns_synapses_limit_and_keeps_answers_ahead_of_a_broadcast() -> None:
+    rate, refused, waits, drain = _drain_paced(seed=0, members=200, network=(0.0, 0.0))
+    print(f"drain {drain:.2f}x its floor, learned {rate:.2f}/s, answers refused {refused}/{len(waits)}, "
+          f"longest answer wait {max(waits):.2f} s")
+    assert drain <= 1.2  # the broadcast goes at the server's pace
+    assert 4 <= rate <= 6
+    assert refused <= 1 and sorted(waits)[int(0.95 * len(waits))] <= 0.2  # answers go first
 
 
 def test_a_pace_learned_through_network_jitter_keeps_answers_out_of_429s() -> None:
@@ -286,8 +262,8 @@ def test_a_pace_learned_through_network_jitter_keeps_answers_out_of_429s() -> No
     time of sending was read twice), which read the rate 10 % high; the pace then drifted past the server's
     and answers met 429s (0.7 s instead of 0.1) while a reminder drained: 52 answers of 1,483 over these ten
     runs of two minutes."""
-    runs = [_drain_through_jitter(seed) for seed in range(10)]
-    refused, answers = sum(r[1] for r in runs), sum(r[2] for r in runs)
+    runs = [_drain_paced(seed, members=600, network=(0.03, 0.25)) for seed in range(10)]
+    refused, answers = sum(r[1] for r in runs), sum(len(r[2]) for r in runs)
     print(f"answers refused {refused}/{answers}, drain / floor {max(r[3] for r in runs):.2f} at most, "
           f"rates learned {min(r[0] for r in runs):.2f} to {max(r[0] for r in runs):.2f}/s (server: 5)")
     assert refused <= 0.01 * answers
