@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 MIN_RATE = 0.05  # messages/s: a learned pace never goes below this (one message every 20 s)
+TURN_POLL = 0.002  # an answer woken with a free place but not first in line looks again this soon (the first takes it)
 ANSWER_ROOM = 2  # messages of the burst broadcasts leave to answers (two: an estimate a little high still holds)
 MARGIN = 0.95  # the bucket is assumed to empty a little slower than learned: an estimate a bit high holds
 PROBE_AFTER = 120.0  # seconds of calm before a sure pace tries 5 % faster (an estimate too low, a limit lifted)
@@ -148,6 +149,7 @@ class RateLimiter:
         self.pace = Pace(limits.global_per_s, burst, monotonic)
         self._chats: defaultdict[str, deque[float]] = defaultdict(deque)
         self._paused_until = 0.0
+        self._line: deque[object] = deque()  # answers in private waiting for the global pace, oldest first
 
     def pause(self, seconds: float) -> None:
         """The platform asked us to wait (HTTP 429 retry_after): nothing goes out until then."""
@@ -184,14 +186,27 @@ class RateLimiter:
         return now
 
     async def acquire(self, chat_id: str, is_group: bool) -> float:
-        """Wait for the urgent lane's turn (answers to a person), then record the send; returns its time."""
+        """Wait for the urgent lane's turn (answers to a person), then record the send; returns its time.
+
+        Answers to people in private take the global pace in the order they came. Every waiter sleeps until the
+        next place frees and wakes then (a place not taken at once is lost: handing it from one waiter to the next
+        cost an extra turn of a busy event loop, and halved the pace in a burst); only the oldest takes it, the
+        others sleep again. A newcomer used to take a place the instant it freed, ahead of those asleep: under
+        load one answer in a hundred waited seconds. A group's answer keeps to its chat's window first, then
+        takes the first free place (it never holds the line)."""
+        ticket = object()
+        in_line = not is_group
+        if in_line:
+            self._line.append(ticket)
         self.pace.urgent_waiting += 1
         try:
-            while (wait := self.delay(chat_id, is_group, urgent=True)) > 0:
-                await asyncio.sleep(wait)
+            while (wait := self.delay(chat_id, is_group, urgent=True)) > 0 or (in_line and self._line[0] is not ticket):
+                await asyncio.sleep(wait or TURN_POLL)
+            return self.record(chat_id, is_group)
         finally:
             self.pace.urgent_waiting -= 1
-        return self.record(chat_id, is_group)
+            if in_line:
+                self._line.remove(ticket)
 
     @staticmethod
     def _window_wait(window: deque[float], now: float, span: float, allowed: float) -> float:
