@@ -10,8 +10,10 @@ import os
 import subprocess
 import sys
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -131,3 +133,27 @@ def test_relais_mask_prints_the_text_as_it_would_be_stored(tmp_path: Path) -> No
     assert done.stdout == "chez [nom masqué] ([téléphone masqué]) la box ne marche plus depuis le 15/11\n"
     assert "un numéro de téléphone, un nom de personne" in done.stderr
     assert "Karim" not in done.stderr
+
+
+def test_the_model_asked_for_twice_while_loading_is_loaded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`relais run` loads the masking model in a thread once the bot answers; a report typed meanwhile asks for it
+    too. It must wait for that load, not start a second one (twice the memory, both fighting over the
+    interpreter for twice as long while the bot stops answering)."""
+    import spacy
+
+    from handlers.reports import masking_words
+
+    loads: list[str] = []
+    real_load = spacy.load
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        loads.append(str(args[0]))
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(spacy, "load", counted)
+    getattr(masking_words, "_loaded", masking_words.lexicon).cache_clear()  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: masking_words.lexicon(), range(2))
+    assert len(loads) == 1
+    assert first is second
+    assert mask("monsieur Lefèvre 06 12 34 56 78", current_year=YEAR).text == "monsieur [nom masqué] [téléphone masqué]"

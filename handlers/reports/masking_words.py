@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import importlib.util
 import re
+import threading
 import time
 import unicodedata
 from dataclasses import dataclass
@@ -81,9 +82,19 @@ def core(word: str) -> str:
     return word[m.end():]
 
 
-@cache
+_LOADING = threading.Lock()
+
+
 def lexicon() -> Lexicon:
-    """Loaded once per process (≈ 1 s warm, a few seconds from a cold disk)."""
+    """Loaded once per process (≈ 1 s warm, a few seconds from a cold disk). `relais run` loads it in a thread
+    once the bot answers; a report typed meanwhile waits for that load instead of starting a second one (two
+    loads at once doubled the memory and fought over the interpreter for twice as long)."""
+    with _LOADING:
+        return _loaded()
+
+
+@cache
+def _loaded() -> Lexicon:
     import spacy
 
     started = time.perf_counter()
