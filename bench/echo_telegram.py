@@ -10,7 +10,7 @@ import time
 from typing import Any
 
 from telegram import Update
-from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import AIORateLimiter, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
 from tests.fakes.telegram_api import FakeTelegram, FakeUser
 
@@ -29,6 +29,7 @@ async def run_bare_echo(
     users: int,
     *,
     concurrent_updates: bool | int = False,
+    telegram_limits: bool = False,
     warmup: int = 10,
     first_user_id: int = 900_000,
 ) -> dict[str, Any]:
@@ -36,10 +37,13 @@ async def run_bare_echo(
 
     `fake_url` is a running FakeTelegram of this process (or its base URL). Latency runs from the update
     being queued to the reply being recorded by the fake. Returns updates/s, latencies in ms, mismatches.
+    `telegram_limits`: the echo keeps to Telegram's flood limits as PTB offers it (its AIORateLimiter: 30 messages
+    a second overall, 20 a minute per group), the floor of a bot that may not answer faster than Telegram allows.
     """
     fake = fake_url if isinstance(fake_url, FakeTelegram) else FakeTelegram.at(fake_url)
-    app = (ApplicationBuilder().token(TOKEN).base_url(fake.api_url).base_file_url(fake.file_url)
-           .concurrent_updates(concurrent_updates).build())
+    builder = (ApplicationBuilder().token(TOKEN).base_url(fake.api_url).base_file_url(fake.file_url)
+               .concurrent_updates(concurrent_updates))
+    app = (builder.rate_limiter(AIORateLimiter()) if telegram_limits else builder).build()
     app.add_handler(MessageHandler(filters.TEXT, _echo))
     await app.initialize()
     await app.start()

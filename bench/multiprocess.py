@@ -72,6 +72,7 @@ async def measure(server: PostgresServer, size: int, folder: Path) -> dict[str, 
             # Warm-up: one referent per process (imports, masking model, prepared statements).
             await asyncio.gather(*(referent(fake.user(700_000 + i, f"Warm{i}"), codes[USERS + i], [])
                                    for i in range(size)))
+            await cluster.wait_warm()
             workers = [w.process.pid for w in cluster.workers]
             database = postgres_pids(server)
             me = [os.getpid()]  # this process: the fake Bot API, the load balancer and the 20 referents

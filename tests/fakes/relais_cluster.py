@@ -77,6 +77,15 @@ class Cluster:
                 await asyncio.sleep(0.1)
         await self.fake.wait_for(lambda: self.fake.webhook is not None, START_TIMEOUT)
 
+    async def wait_warm(self, timeout: float = 60.0) -> None:
+        """Until every process has finished its warm-up (directory and masking model loaded): the state of a bot
+        that has been running a while, as when a reminder it sent brings presses back."""
+        deadline = time.monotonic() + timeout
+        while not all(b"warm-up done" in w.log.read_bytes() for w in self.workers):
+            if time.monotonic() > deadline:
+                raise TimeoutError("warm-up not done:\n" + self.logs())
+            await asyncio.sleep(0.2)
+
     def _spawn(self, i: int) -> Worker:
         name, port = f"relais-{i + 1}", free_port()
         data = self.folder / name
