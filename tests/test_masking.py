@@ -151,7 +151,7 @@ def test_the_model_asked_for_twice_while_loading_is_loaded_once(monkeypatch: pyt
         return real_load(*args, **kwargs)
 
     monkeypatch.setattr(spacy, "load", counted)
-    getattr(masking_words, "_loaded", masking_words.lexicon).cache_clear()  # type: ignore[attr-defined]
+    masking_words._loaded.cache_clear()
     with ThreadPoolExecutor(2) as pool:
         first, second = pool.map(lambda _: masking_words.lexicon(), range(2))
     assert len(loads) == 1
