@@ -28,7 +28,7 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.events import Address, Reply
 from bot.i18n import t
-from bot.outbox import enqueue
+from bot.outbox import DIRECT_LEASE, enqueue
 from storage.db import sync_url
 from storage.models import OutboxMessage
 from tests.chat import FakeTransport
@@ -87,6 +87,7 @@ class Life:
     start: int
     end: int
     kill_after: int | None
+    linger: float = 0.0  # seconds its input stays open after the script (no more lines: the outbox's turn)
     output: list[str] = field(default_factory=list)
     stderr: str = ""
     killed: bool = False
@@ -123,7 +124,9 @@ def run_life(life: Life, env: dict[str, str], cwd: Path, rng: random.Random) -> 
     # The whole rest of the script at once (about 20 kB, under a pipe's buffer): the bot reads a line only once
     # the previous one is handled, so the kill lands anywhere, mid-transaction included.
     bot.stdin.write("".join(script_line(p) + "\n" for p in range(life.start, life.end)))
-    bot.stdin.close()
+    bot.stdin.flush()
+    closing = threading.Timer(life.linger, bot.stdin.close)
+    closing.start()
     deadline = time.monotonic() + 120
     while True:
         line = lines.get(timeout=max(deadline - time.monotonic(), 0.1))
@@ -135,6 +138,7 @@ def run_life(life: Life, env: dict[str, str], cwd: Path, rng: random.Random) -> 
             os.kill(bot.pid, signal.SIGKILL)
             life.killed = True  # what was already written to the pipe was delivered: keep reading it
     bot.wait(timeout=30)
+    closing.join()
     reader.join(timeout=10)
     err_reader.join(timeout=10)
     life.stderr = "".join(errors)
@@ -166,6 +170,17 @@ def database_position(url: str) -> tuple[int, dict[str, str]]:
     return done * LINES + step, dict(saved)
 
 
+def unsent_answers(url: str) -> int:
+    """Answers queued and not yet sent (the person has not seen them)."""
+    engine = create_engine(sync_url(url))
+    try:
+        with engine.connect() as conn:
+            return int(conn.execute(text("select count(*) from outbox where sent_at is null and failed_at is null "
+                                         "and platform = 'console' and priority = 0")).scalar_one())
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def fast_dir(tmp_path: Path) -> Iterator[Path]:
     """A directory in memory when the machine has one: a kill -9 leaves the page cache intact, so only the
@@ -191,10 +206,13 @@ def test_kill_9_at_random_points_loses_and_duplicates_no_report(plan: Plan, fast
         url = request.getfixturevalue("postgres").create_database("relais_kill_9")
     env = console_env(url, fast_dir / "data")
     position, lives, acknowledged_refs = 0, list[Life](), set[str]()
-    # Until a life ends on its own: one killed after the last line's commit left its reply queued for the next start.
-    while not lives or lives[-1].killed:
+    # Until a life ends on its own with nothing left to send. A life killed after a commit but before its answer
+    # went out leaves that answer under its lease (DIRECT_LEASE): the next life sends it once the lease is over,
+    # so after the script a last life stays up that long (one ending at once used to leave it unsent).
+    while not lives or lives[-1].killed or unsent_answers(url):
         assert len(lives) < 40, "too many restarts: the script does not progress"
-        life = Life(position, plan.lines, kill_after=plan.kill_after(rng) if len(lives) < plan.kills else None)
+        life = Life(position, plan.lines, kill_after=plan.kill_after(rng) if len(lives) < plan.kills else None,
+                    linger=DIRECT_LEASE.total_seconds() + 5 if lives and not lives[-1].killed else 0.0)
         run_life(life, env, fast_dir, rng)
         lives.append(life)
         assert "Traceback" not in life.stderr, life.stderr[-2000:]
